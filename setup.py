@@ -1,0 +1,34 @@
+"""stickerchat: sticker response selection (SRS, PESRS) in Keras 3."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+here = pathlib.Path(__file__).parent
+requirements = [
+    line.strip()
+    for line in (here / "requirements.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+setup(
+    name="stickerchat",
+    version="0.1.0",
+    description="Sticker response selection in multi-turn dialog: SRS and PESRS in TensorFlow 2 / Keras 3.",
+    long_description=(here / "README.md").read_text(encoding="utf-8") if (here / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["stickerchat", "stickerchat.*"]),
+    python_requires=">=3.10",
+    install_requires=requirements,
+    extras_require={
+        # torch: the second Keras backend the tests check the model under.
+        "test": ["pytest>=7", "pytest-xdist>=3", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6", "torch==2.13.0"],
+        "jax": ["jax>=0.4.30"],
+    },
+    entry_points={
+        "console_scripts": [
+            "stickerchat-train=stickerchat.train:run",
+            "stickerchat-evaluate=stickerchat.evaluate:run",
+        ]
+    },
+)

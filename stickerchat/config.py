@@ -1,0 +1,293 @@
+"""Typed, nested experiment configuration with named presets.
+
+One `Config` holds three sections:
+
+* `DataConfig`: the shapes of every example (context length, words per
+  utterance, candidates, history length, image size) and how candidates are
+  sampled. These numbers are shared by the input pipeline and the models.
+* `ModelConfig`: architecture hyper-parameters (§6.4 of the paper).
+* `TrainConfig`: optimisation (Adam, polynomial decay, warm-up on the emoji
+  task, clipping), evaluation interval and precision.
+
+Presets:
+
+* `paper`: §6.4 of the paper: Inception-v3 at 128×128, embedding and hidden
+  size 100, 15 utterances × 30 words, 10 candidates, 10 history items, batch
+  32, Adam at 1e-4, 1,000 warm-up steps on the emoji task.
+* `cpu`: a small CNN sticker encoder and smaller sizes so PESRS trains on two
+  CPU cores in minutes (the default when no `--data_dir` is given).
+* `test`: the tiniest configuration, for the unit tests.
+
+`Config.to_dict()` / `Config.from_dict()` round-trip through JSON so that the
+resolved configuration of a run is written to `model_dir/config.json` and any
+run can be repeated.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from typing import Any, Optional
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Example shapes and sampling protocol.
+
+    Attributes:
+        context_len: int. Number of most recent non-empty utterances kept
+            (paper: 15).
+        max_words: int. Words kept per utterance, from its start (paper: 30).
+        num_candidates: int. Ground truth plus negatives (paper: 10).
+        history_len: int. Most recent earlier selections of the same user
+            (paper: 10).
+        image_size: int. Stickers are resized to `image_size × image_size`
+            (paper: 128).
+        negatives: str. `random` (the paper: seeded random stickers of the
+            same set) or `first` (the authors' released code: the first other
+            stickers in `emoji_mapping.txt` order).
+        seed: int. Seed of negative sampling and of the training shuffle.
+        skip_bad_examples: bool. Count and skip malformed examples instead of
+            raising an error that names the file and line.
+        cache_dir: Optional[str]. Where packed sticker arrays and the built
+            demo corpus are cached; None uses `$STICKERCHAT_CACHE` or
+            `~/.cache/stickerchat`.
+    """
+
+    context_len: int = 15
+    max_words: int = 30
+    num_candidates: int = 10
+    history_len: int = 10
+    image_size: int = 128
+    negatives: str = "random"
+    seed: int = 0
+    skip_bad_examples: bool = False
+    cache_dir: Optional[str] = None
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Architecture hyper-parameters.
+
+    Attributes:
+        vocab_size: int. Word vocabulary size including the reserved padding
+            (0) and unknown (1) ids. Filled in from the data directory.
+        num_emoji: int. Emoji-label vocabulary size including reserved ids.
+            Filled in from the data directory.
+        emb_dim: int. Word embedding size (paper: 100).
+        hidden_dim: int. Model width d (paper: 100).
+        num_heads: int. Attention heads of the Transformer blocks.
+        num_transformer_layers: int. Stacked self-attention blocks in the
+            utterance encoder (Eq. 2–8).
+        ffn_dim: int. Inner size of the Transformer feed-forward layer; 0 means
+            `hidden_dim`.
+        dropout: float. Dropout rate (Eq. 7).
+        image_encoder: str. `inception_v3` (the paper) or `small_cnn` (the
+            CPU/test preset).
+        image_weights: Optional[str]. None (random init), `imagenet`, or a
+            path to a weights file for the backbone.
+        cnn_filters: int. Base width of the `small_cnn` backbone.
+        init_stddev: float. Std of the truncated-normal initialiser (§6.4:
+            "Gaussian in [-0.02, 0.02]").
+        memory: str. How the preference memory is read: `attention` (Eq. 23,
+            PESRS), `average` (§7.8 average_mem) or `weighted` (§7.8
+            weighted_mem: recency-weighted).
+        use_din: bool. Deep interaction network (False: "w/o DIN").
+        use_fusion_rnn: bool. Fusion RNN (False: "w/o FR").
+        fusion_rnn_type: str. `gru` (paper) or `transformer` ("FR2T").
+        use_memory: bool. User preference memory and gated fusion (False:
+            SRS / "w/o UPM").
+        use_time_aware_rnn: bool. Position-aware RNN over the history
+            (False: "w/o TAR").
+        use_classify: bool. Auxiliary emoji classification loss (False:
+            "w/o Classify").
+    """
+
+    vocab_size: int = 0
+    num_emoji: int = 0
+    emb_dim: int = 100
+    hidden_dim: int = 100
+    num_heads: int = 4
+    num_transformer_layers: int = 1
+    ffn_dim: int = 0
+    dropout: float = 0.1
+    image_encoder: str = "inception_v3"
+    image_weights: Optional[str] = None
+    cnn_filters: int = 32
+    init_stddev: float = 0.02
+    memory: str = "attention"
+    use_din: bool = True
+    use_fusion_rnn: bool = True
+    fusion_rnn_type: str = "gru"
+    use_memory: bool = True
+    use_time_aware_rnn: bool = True
+    use_classify: bool = True
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Optimisation and evaluation settings.
+
+    Attributes:
+        batch_size: int. Dialogs per batch (paper: 32).
+        epochs: int. Passes over the training split (used when
+            `train_steps` is 0).
+        train_steps: int. Total optimizer steps; 0 means `epochs` passes.
+        learning_rate: float. Initial Adam learning rate (paper: 1e-4).
+        end_learning_rate: float. Polynomial decay end value.
+        decay_power: float. Polynomial decay power.
+        margin: float. Hinge-loss margin (Eq. 33).
+        classify_weight: float. Weight of the emoji loss L_s.
+        classify_warmup_steps: int. Steps trained on the emoji task alone
+            before the whole model (authors: 1,000).
+        clipnorm: float. Global gradient-norm clipping; 0 disables.
+        eval_every: int. Validate every this many steps; 0 means once an
+            epoch.
+        eval_batches: int. Validation batches per validation; 0 means all.
+        mixed_precision: str. `float32`, `mixed_bfloat16` or `mixed_float16`.
+        jit_compile: bool. XLA-compile the train step.
+        strategy: str. `none`, `mirrored` or `multi_worker`.
+        shuffle_buffer: int. Shuffle buffer of the training split.
+        log_every: int. Scalars are written to TensorBoard every this many
+            steps.
+    """
+
+    batch_size: int = 32
+    epochs: int = 1
+    train_steps: int = 0
+    learning_rate: float = 1e-4
+    end_learning_rate: float = 1e-6
+    decay_power: float = 1.0
+    margin: float = 0.1
+    classify_weight: float = 1.0
+    classify_warmup_steps: int = 1000
+    clipnorm: float = 5.0
+    eval_every: int = 0
+    eval_batches: int = 0
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
+    strategy: str = "none"
+    shuffle_buffer: int = 10000
+    log_every: int = 10
+
+
+@dataclasses.dataclass
+class Config:
+    """A whole experiment: data shapes, model and training."""
+
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    preset: str = "paper"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        d = dict(d)
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"Unknown config sections: {sorted(unknown)}")
+        return cls(
+            data=_section(DataConfig, d.get("data", {}), "data"),
+            model=_section(ModelConfig, d.get("model", {}), "model"),
+            train=_section(TrainConfig, d.get("train", {}), "train"),
+            preset=d.get("preset", "paper"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **overrides: Any) -> "Config":
+        """Returns a copy with `section.field=value` style overrides.
+
+        Keys are either `section.field` or a bare field name that is unique
+        across sections (`batch_size`, `hidden_dim`, ...).
+        """
+        new = copy.deepcopy(self)
+        for key, value in overrides.items():
+            section, field = _locate(key)
+            setattr(getattr(new, section), field, value)
+        return new
+
+
+def _section(cls, values: dict, name: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"Unknown fields in config section '{name}': {sorted(unknown)}")
+    return cls(**values)
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _locate(key: str) -> tuple:
+    if "." in key:
+        section, field = key.split(".", 1)
+        if section not in _SECTIONS or field not in {f.name for f in dataclasses.fields(_SECTIONS[section])}:
+            raise ValueError(f"Unknown config key: {key}")
+        return section, field
+    owners = [s for s, c in _SECTIONS.items() if key in {f.name for f in dataclasses.fields(c)}]
+    if len(owners) != 1:
+        raise ValueError(f"Unknown or ambiguous config key: {key}")
+    return owners[0], key
+
+
+def paper() -> Config:
+    """§6.4 of the paper."""
+    return Config(preset="paper")
+
+
+def cpu() -> Config:
+    """A small CNN and smaller sizes: PESRS trains on 2 CPU cores in minutes."""
+    return Config(
+        data=DataConfig(context_len=8, max_words=12, num_candidates=10, history_len=10, image_size=64),
+        model=ModelConfig(
+            emb_dim=64, hidden_dim=64, num_heads=4, image_encoder="small_cnn", cnn_filters=32, dropout=0.1
+        ),
+        train=TrainConfig(
+            batch_size=32,
+            epochs=4,
+            learning_rate=1e-3,
+            end_learning_rate=1e-4,
+            classify_warmup_steps=50,
+            eval_batches=0,
+        ),
+        preset="cpu",
+    )
+
+
+def test() -> Config:
+    """The tiniest configuration, for unit tests."""
+    return Config(
+        data=DataConfig(context_len=4, max_words=6, num_candidates=5, history_len=3, image_size=32),
+        model=ModelConfig(
+            vocab_size=50,
+            num_emoji=8,
+            emb_dim=16,
+            hidden_dim=16,
+            num_heads=2,
+            image_encoder="small_cnn",
+            cnn_filters=8,
+            dropout=0.0,
+        ),
+        train=TrainConfig(batch_size=4, epochs=1, learning_rate=1e-3, classify_warmup_steps=0, log_every=1),
+        preset="test",
+    )
+
+
+PRESETS = {"paper": paper, "cpu": cpu, "test": test}
+
+
+def get_preset(name: str) -> Config:
+    """Returns a fresh `Config` for a named preset."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset '{name}'; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()
