@@ -1,0 +1,95 @@
+"""Compares two runs: each metric for both and a two-tailed paired t-test.
+
+    python -m stickerchat.compare RUN_A RUN_B [--alpha 0.01]
+
+`RUN_A` and `RUN_B` are model directories (or `predictions.tsv` files) written
+by `stickerchat.train` / `stickerchat.evaluate` on the same split. Examples are
+paired by their `example` column; the test is `scipy.stats.ttest_rel` over the
+per-example values of each metric. As in the paper, ▲ (▼) marks a difference
+where B is significantly better (worse) than A at α = 0.01.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Dict, Tuple
+
+import numpy as np
+from absl import app, flags
+from scipy import stats
+
+from stickerchat import metrics as metrics_lib
+from stickerchat.predictions import read_predictions
+
+FLAGS = flags.FLAGS
+flags.DEFINE_float("alpha", 0.01, "Significance level of the two-tailed paired t-test.")
+flags.DEFINE_integer("r2_seed", 0, "Seed of the R2@1 negative choice (must match the runs').")
+
+
+def _predictions_path(run: str) -> str:
+    return run if os.path.isfile(run) else os.path.join(run, "predictions.tsv")
+
+
+def paired_test(a: np.ndarray, b: np.ndarray, alpha: float = 0.01) -> Tuple[float, str]:
+    """Two-tailed paired t-test; returns (p-value, '▲', '▼' or '')."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ValueError("paired samples must have the same shape")
+    diff = b - a
+    if len(diff) < 2 or np.allclose(diff, diff[0]):
+        # No variance in the differences: identical runs, or a constant shift.
+        p = 1.0 if np.allclose(diff, 0) else 0.0
+    else:
+        p = float(stats.ttest_rel(b, a).pvalue)
+    mark = ""
+    if p < alpha:
+        mark = "▲" if diff.mean() > 0 else "▼"
+    return p, mark
+
+
+def compare_runs(run_a: str, run_b: str, alpha: float = 0.01, seed: int = 0) -> Dict[str, dict]:
+    """Per metric: mean of A, mean of B, p-value and mark of B against A."""
+    pa = read_predictions(_predictions_path(run_a))
+    pb = read_predictions(_predictions_path(run_b))
+    if list(pa.examples) != list(pb.examples):
+        common = sorted(set(pa.examples) & set(pb.examples))
+        if not common:
+            raise ValueError(f"{run_a} and {run_b} share no examples: are they on the same split?")
+        pa, pb = pa.subset(common), pb.subset(common)
+    if not np.array_equal(pa.labels, pb.labels):
+        raise ValueError(
+            f"{run_a} and {run_b} disagree on the ground-truth index of some examples: "
+            "they were not evaluated on the same candidates"
+        )
+    ma = metrics_lib.per_example_metrics(pa.scores, pa.labels, seed=seed)
+    mb = metrics_lib.per_example_metrics(pb.scores, pb.labels, seed=seed)
+    out = {}
+    for name in metrics_lib.METRIC_NAMES:
+        p, mark = paired_test(ma[name], mb[name], alpha)
+        out[name] = {"A": float(ma[name].mean()), "B": float(mb[name].mean()), "p": p, "mark": mark}
+    return out
+
+
+def format_comparison(result: Dict[str, dict], name_a: str, name_b: str) -> str:
+    lines = [f"{'metric':8s} {'A':>8s} {'B':>8s} {'p':>10s}", "-" * 40]
+    for name, r in result.items():
+        lines.append(f"{name:8s} {r['A']:8.4f} {r['B']:8.4f}{r['mark']:1s} {r['p']:10.3g}")
+    lines.append(f"A = {name_a}\nB = {name_b}\n▲/▼: B significantly better/worse than A (two-tailed paired t-test)")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) != 3:
+        raise app.UsageError("usage: python -m stickerchat.compare RUN_A RUN_B")
+    result = compare_runs(argv[1], argv[2], alpha=FLAGS.alpha, seed=FLAGS.r2_seed)
+    print(format_comparison(result, argv[1], argv[2]))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    sys.exit(run())
