@@ -174,12 +174,21 @@ class TrainConfig:
 
 @dataclasses.dataclass
 class Config:
-    """A whole experiment: data shapes, model and training."""
+    """A whole experiment: data shapes, model and training.
+
+    Attributes:
+        data, model, train: the three sections.
+        preset: the preset the run started from.
+        model_name: the registered model (`stickerchat.models.MODEL_NAMES`).
+        data_dir: the data directory; None means the built-in demo corpus.
+    """
 
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     preset: str = "paper"
+    model_name: str = "pesrs"
+    data_dir: Optional[str] = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -198,6 +207,8 @@ class Config:
             model=_section(ModelConfig, d.get("model", {}), "model"),
             train=_section(TrainConfig, d.get("train", {}), "train"),
             preset=d.get("preset", "paper"),
+            model_name=d.get("model_name", "pesrs"),
+            data_dir=d.get("data_dir"),
         )
 
     @classmethod

@@ -1,0 +1,86 @@
+"""absl flags shared by the entry points, and their resolution into a `Config`.
+
+Every override flag defaults to None, meaning "the preset's value"; the
+resolved configuration is what `stickerchat.train` writes to `config.json`.
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from stickerchat import config as config_lib
+
+FLAGS = flags.FLAGS
+
+# (flag name, config key, type, help)
+OVERRIDES = (
+    ("batch_size", "train.batch_size", int, "Dialogs per batch (paper: 32)."),
+    ("epochs", "train.epochs", int, "Passes over the training split (when --train_steps is 0)."),
+    ("train_steps", "train.train_steps", int, "Total optimizer steps (0: use --epochs)."),
+    ("learning_rate", "train.learning_rate", float, "Initial Adam learning rate (paper: 1e-4)."),
+    ("end_learning_rate", "train.end_learning_rate", float, "Learning rate at the end of the polynomial decay."),
+    ("margin", "train.margin", float, "Hinge-loss margin (Eq. 33)."),
+    ("classify_warmup_steps", "train.classify_warmup_steps", int, "Steps of emoji classification alone first."),
+    ("clipnorm", "train.clipnorm", float, "Global gradient-norm clipping (0: off)."),
+    ("eval_every", "train.eval_every", int, "Validate (and back up) every N steps (0: once an epoch)."),
+    ("eval_batches", "train.eval_batches", int, "Validation batches per validation (0: all)."),
+    ("log_every", "train.log_every", int, "Write training scalars every N steps."),
+    ("hidden_dim", "model.hidden_dim", int, "Model width d (paper: 100)."),
+    ("emb_dim", "model.emb_dim", int, "Word embedding size (paper: 100)."),
+    ("num_heads", "model.num_heads", int, "Attention heads."),
+    ("dropout", "model.dropout", float, "Dropout rate."),
+    ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
+    ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
+    ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),
+    ("max_words", "data.max_words", int, "Words kept per utterance (paper: 30)."),
+    ("num_candidates", "data.num_candidates", int, "Candidates per example (paper: 10)."),
+    ("history_len", "data.history_len", int, "History items per example (paper: 10)."),
+    ("image_size", "data.image_size", int, "Sticker image size (paper: 128)."),
+    ("negatives", "data.negatives", str, "Negative sampling: random (paper) or first (authors' code)."),
+    ("seed", "data.seed", int, "Seed of negative sampling and shuffling."),
+    ("cache_dir", "data.cache_dir", str, "Cache of packed stickers and the demo corpus."),
+    ("mixed_precision", "train.mixed_precision", str, "float32, mixed_bfloat16 or mixed_float16."),
+    ("strategy", "train.strategy", str, "tf.distribute strategy: none, mirrored or multi_worker."),
+)
+_TYPES = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
+
+
+def define_data_flags():
+    flags.DEFINE_string("data_dir", None, "Data directory in the released layout (absent: the demo corpus).")
+    flags.DEFINE_string(
+        "preset", None, "Configuration preset: paper or cpu (default: cpu without --data_dir, else paper)."
+    )
+    flags.DEFINE_boolean("skip_bad_examples", None, "Skip and count bad examples instead of failing.")
+
+
+def define_train_flags():
+    define_data_flags()
+    flags.DEFINE_string("model", "pesrs", "Registered model name (see stickerchat.models.MODEL_NAMES).")
+    flags.DEFINE_string("model_dir", None, "Output directory (default: runs/<model>).")
+    flags.DEFINE_boolean("jit_compile", None, "XLA-compile the training step.")
+    flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into N logical devices (to test --strategy=mirrored).")
+    for name, _, typ, help_ in OVERRIDES:
+        _TYPES[typ](name, None, help_)
+
+
+def resolve_config(preset=None, data_dir=None, model_name="pesrs", **overrides) -> config_lib.Config:
+    """A `Config` from a preset (default: cpu without data_dir, else paper) and overrides."""
+    preset = preset or ("cpu" if data_dir is None else "paper")
+    cfg = config_lib.get_preset(preset)
+    cfg.model_name = model_name
+    cfg.data_dir = data_dir
+    keys = {name: key for name, key, _, _ in OVERRIDES}
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name == "image_weights" and value == "none":
+            value = None
+        cfg = cfg.replace(**{keys.get(name, name): value})
+    return cfg
+
+
+def config_from_flags() -> config_lib.Config:
+    overrides = {name: getattr(FLAGS, name) for name, _, _, _ in OVERRIDES}
+    overrides["skip_bad_examples"] = FLAGS.skip_bad_examples
+    overrides["jit_compile"] = FLAGS.jit_compile
+    return resolve_config(FLAGS.preset, FLAGS.data_dir, FLAGS.model, **overrides)

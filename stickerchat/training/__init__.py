@@ -1,0 +1,1 @@
+"""Training and evaluation: the ranking task, callbacks, the trainer."""

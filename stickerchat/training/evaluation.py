@@ -1,0 +1,63 @@
+"""Scores a split with a model and turns the scores into metrics and predictions."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, Optional
+
+import numpy as np
+
+from stickerchat import metrics as metrics_lib
+from stickerchat import specs
+from stickerchat.predictions import Predictions, write_predictions
+
+
+def predict_dataset(model, dataset, max_batches: Optional[int] = None) -> Predictions:
+    """Runs `model` over a dataset of `(inputs, targets, meta)` batches, in order.
+
+    Args:
+        model: a ranking model (or `RankingTask`) returning a dict with
+            `specs.SCORES`.
+        dataset: iterable of `(inputs, targets, meta)` batches (the
+            pipeline's `with_meta=True` form).
+        max_batches: stop after this many batches (None: all).
+    """
+    examples, users, labels, ids, scores = [], [], [], [], []
+    for i, (inputs, targets, meta) in enumerate(dataset):
+        if max_batches is not None and i >= max_batches:
+            break
+        out = model.predict_on_batch(inputs)
+        scores.append(np.asarray(out[specs.SCORES], dtype=np.float32))
+        labels.append(np.asarray(targets[specs.LABEL], dtype=np.int64))
+        examples.append(np.asarray(meta[specs.EXAMPLE], dtype=np.int64))
+        users.extend(int(u) for u in np.asarray(meta[specs.USER]))
+        ids.extend([int(s) for s in row] for row in np.asarray(meta[specs.CANDIDATE_IDS]))
+    if not scores:
+        raise ValueError("the split has no examples to evaluate")
+    return Predictions(
+        examples=np.concatenate(examples),
+        users=users,
+        labels=np.concatenate(labels),
+        sticker_ids=ids,
+        scores=np.concatenate(scores),
+    )
+
+
+def metrics_of(predictions: Predictions, seed: int = 0) -> Dict[str, float]:
+    return metrics_lib.ranking_metrics(predictions.scores, predictions.labels, seed=seed)
+
+
+def write_evaluation(model_dir: str, predictions: Predictions, seed: int = 0, prefix: str = "") -> Dict[str, float]:
+    """Writes `metrics.json` and `predictions.tsv` (with an optional file-name prefix)."""
+    result = metrics_of(predictions, seed=seed)
+    with open(os.path.join(model_dir, f"{prefix}metrics.json"), "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+        f.write("\n")
+    write_predictions(os.path.join(model_dir, f"{prefix}predictions.tsv"), predictions)
+    return result
+
+
+def format_metrics(result: Dict[str, float]) -> str:
+    keys = [k for k in metrics_lib.METRIC_NAMES if k in result]
+    return "  ".join(f"{k} {result[k]:.4f}" for k in keys) + f"  (n={result.get('num_examples', '?')})"
