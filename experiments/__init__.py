@@ -1,0 +1,1 @@
+"""Scripts that regenerate the paper's tables and figures (see RESULTS.md)."""

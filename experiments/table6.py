@@ -1,0 +1,37 @@
+"""Table 6 (RQ8): MostSelected and the two memory variants, significance against PESRS.
+
+    python -m experiments.table6 [--data_dir DATA] [--preset cpu] [--train_steps 600] [--out_dir results/table6]
+
+MostSelected has no trainable weights: its run trains nothing (a zero-step
+run) and is evaluated like the others.
+"""
+
+from absl import app
+
+from experiments import common
+
+METHODS = (
+    ("SRS", "srs", {}),
+    ("MostSelected", "most_selected", {"train_steps": 1, "eval_every": 1}),
+    ("AverageMem", "average_mem", {}),
+    ("WeightedMem", "weighted_mem", {}),
+    ("PESRS", "pesrs", {}),
+)
+PAPER = {
+    "SRS": (0.709, 0.590, 0.703, 0.872),
+    "MostSelected": (0.545, 0.419, 0.490, 0.679),
+    "AverageMem": (0.701, 0.573, 0.701, 0.870),
+    "WeightedMem": (0.694, 0.565, 0.689, 0.866),
+    "PESRS": (0.743, 0.632, 0.740, 0.897),
+}
+
+common.define_flags("results/table6")
+
+
+def main(argv):
+    rows = [(label, common.train_or_reuse(name, name, **extra)[0]) for label, name, extra in METHODS]
+    common.write_text("table6.md", "## Table 6: user preference memory variants\n\n" + common.markdown_table(rows, "PESRS", PAPER))
+
+
+if __name__ == "__main__":
+    app.run(main)
