@@ -91,8 +91,14 @@ class ModelConfig:
         init_stddev: float. Std of the truncated-normal initialiser (§6.4:
             "Gaussian in [-0.02, 0.02]").
         memory: str. How the preference memory is read: `attention` (Eq. 23,
-            PESRS), `average` (§7.8 average_mem) or `weighted` (§7.8
-            weighted_mem: recency-weighted).
+            PESRS), `average` (§7.8 average_mem: the mean of the real history
+            stickers) or `weighted` (§7.8 weighted_mem, Eq. 35–36: attention of
+            the query over the history stickers, without key addressing).
+        interaction_normalize: bool. In the deep interaction network (Eq.
+            11–12), softmax-normalise the max-pooled relation scores τᵘ (over
+            the real words) and τˢ (over the sticker units) before using them
+            as attention weights (True, the default); False uses the raw
+            max-pooled scores as the paper's equations literally do.
         use_din: bool. Deep interaction network (False: "w/o DIN").
         use_fusion_rnn: bool. Fusion RNN (False: "w/o FR").
         fusion_rnn_type: str. `gru` (paper) or `transformer` ("FR2T").
@@ -117,6 +123,7 @@ class ModelConfig:
     cnn_filters: int = 32
     init_stddev: float = 0.02
     memory: str = "attention"
+    interaction_normalize: bool = True
     use_din: bool = True
     use_fusion_rnn: bool = True
     fusion_rnn_type: str = "gru"

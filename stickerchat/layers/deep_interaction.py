@@ -1,0 +1,197 @@
+"""Deep interaction network between stickers and utterances (Eq. 9–15)."""
+
+import keras
+from keras import ops
+
+from stickerchat.layers.masking import NEG_INF, masked_mean, masked_softmax
+from stickerchat.layers.transformer import truncated_normal
+
+
+def _dense(layer, units, name):
+    return keras.layers.Dense(
+        units,
+        activation="relu",
+        kernel_initializer=truncated_normal(layer.init_stddev),
+        dtype=layer.dtype_policy,
+        name=name,
+    )
+
+
+class _Integration(keras.layers.Layer):
+    """Shared parts of the interaction layers: IF (Eq. 13–14) and Eq. 15."""
+
+    def __init__(self, hidden_dim, init_stddev=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = int(hidden_dim)
+        self.init_stddev = float(init_stddev)
+
+    def _build_integration(self):
+        d = self.hidden_dim
+        self.integrate_dense = _dense(self, d, "integrate")  # Eq. 14
+        self.integrate_dense.build((None, 4 * d))
+        self.output_dense = _dense(self, d, "output")  # Eq. 15
+        self.output_dense.build((None, 2 * d))
+
+    def _integrate(self, sticker_vector, sticker_part, utterance_part):
+        """Q1 = IF(O_flat, r) (Eq. 13–14); Q2 = FC(Q1 ⊕ l) (Eq. 15)."""
+        x = ops.expand_dims(sticker_vector, 2) * ops.ones_like(sticker_part)
+        y = sticker_part
+        q1 = self.integrate_dense(ops.concatenate([x, y, x * y, x + y], axis=-1))
+        return self.output_dense(ops.concatenate([q1, utterance_part], axis=-1))
+
+    def compute_output_shape(self, sticker_map_shape, sticker_vector_shape, utterances_shape, padding_mask_shape):
+        b, n, p = sticker_map_shape[0], sticker_map_shape[1], sticker_map_shape[2]
+        t, w = utterances_shape[1], utterances_shape[2]
+        return (b, n, t, self.hidden_dim), (b, n, t, w), (b, n, t, p, p)
+
+    def compute_output_spec(self, sticker_map, sticker_vector, utterances, padding_mask):
+        q2, tau_u, tau_s = self.compute_output_shape(
+            sticker_map.shape, sticker_vector.shape, utterances.shape, padding_mask.shape
+        )
+        return (
+            keras.KerasTensor(q2, dtype=self.compute_dtype),
+            keras.KerasTensor(tau_u, dtype="float32"),
+            keras.KerasTensor(tau_s, dtype="float32"),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_dim": self.hidden_dim, "init_stddev": self.init_stddev})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class DeepInteraction(_Integration):
+    """Bi-directional attention between sticker units and utterance words.
+
+    For every candidate sticker and every utterance at once (no loop):
+
+    * Eq. 9–10: `M_kj = wᵀ[O_k ⊕ h_j ⊕ (O_k ⊗ h_j)]`, computed without
+      building the concatenation: with `w = [w₁; w₂; w₃]`,
+      `M_kj = w₁·O_k + w₂·h_j + Σ_d w₃,d O_k,d h_j,d`, which is the same
+      number (the weight `relation_kernel` holds `w` as `(3, dim)`).
+    * Two-way max pooling: `τᵘ_j = max_k M_kj` (utterance-wise attention)
+      and `τˢ_k = max_j M_kj` (sticker-wise attention), padded words are set
+      to -∞ before the max over words.
+    * Eq. 11: `l = Σ_j τᵘ_j h_j` (padded words weigh 0).
+    * Eq. 12: `r = Σ_k τˢ_k O_k`.
+    * Eq. 13–14: `Q1 = IF(O_flat, r)`, `IF(x, y) = ReLU(FC(x ⊕ y ⊕ x⊗y ⊕ x+y))`.
+    * Eq. 15: `Q2 = ReLU(FC(Q1 ⊕ l))`.
+
+    Ambiguity: the paper calls the max-pooled scores "attention weights" and
+    uses them directly. With `normalize=True` (the default, the common
+    reading in the authors' SRS code) τᵘ is a softmax over the real words and
+    τˢ a softmax over the p² sticker units, in float32; with
+    `normalize=False` the raw max-pooled scores are the weights (padded
+    words get 0). Config flag: `ModelConfig.interaction_normalize`.
+
+    Args:
+        hidden_dim: int. Width d of O and h.
+        normalize: bool. Softmax over the max-pooled scores. Defaults to True.
+        init_stddev: float. Truncated-normal std. Defaults to 0.02.
+
+    Call args:
+        sticker_map: tensor `(batch, cands, p, p, dim)`, O.
+        sticker_vector: tensor `(batch, cands, dim)`, O_flat.
+        utterances: tensor `(batch, turns, words, dim)`, h.
+        padding_mask: bool tensor `(batch, turns, words)`, True for real
+            words.
+
+    Returns:
+        tuple `(Q2, τᵘ, τˢ)`: `(batch, cands, turns, dim)`, float32
+        `(batch, cands, turns, words)` and float32
+        `(batch, cands, turns, p, p)`.
+
+    References:
+        Eq. 9–15 (§5.4) of the PESRS paper.
+    """
+
+    def __init__(self, hidden_dim, normalize=True, init_stddev=0.02, **kwargs):
+        super().__init__(hidden_dim, init_stddev=init_stddev, **kwargs)
+        self.normalize = bool(normalize)
+
+    def build(self, sticker_map_shape, sticker_vector_shape, utterances_shape, padding_mask_shape):
+        # Eq. 10: w ∈ R^{3d}, stored as its three d-sized parts.
+        self.relation_kernel = self.add_weight(
+            name="relation_kernel",
+            shape=(3, self.hidden_dim),
+            initializer=truncated_normal(self.init_stddev),
+        )
+        self._build_integration()
+        self.built = True
+
+    def call(self, sticker_map, sticker_vector, utterances, padding_mask):
+        n, p, d = sticker_map.shape[1], sticker_map.shape[2], sticker_map.shape[-1]
+        t, w = utterances.shape[1], utterances.shape[2]
+        units = ops.reshape(sticker_map, (-1, n, p * p, d))  # O_k, k ∈ [1, p²]
+        kernel = ops.cast(self.relation_kernel, units.dtype)
+        # Eq. 9–10, split: w₁·O_k + w₂·h_j + w₃·(O_k ⊗ h_j).
+        sticker_term = ops.einsum("bnkd,d->bnk", units, kernel[0])
+        word_term = ops.einsum("btjd,d->btj", utterances, kernel[1])
+        product_term = ops.einsum("bnkd,btjd->bntkj", units * kernel[2], utterances)
+        relation = (
+            ops.cast(product_term, "float32")
+            + ops.cast(sticker_term, "float32")[:, :, None, :, None]
+            + ops.cast(word_term, "float32")[:, None, :, None, :]
+        )  # M: (batch, cands, turns, p², words)
+        word_mask = ops.cast(padding_mask, "bool")[:, None, :, None, :]
+        relation = ops.where(word_mask, relation, NEG_INF)
+        tau_u = ops.max(relation, axis=3)  # τᵘ_j = max_k M_kj: (b, n, t, words)
+        tau_s = ops.max(relation, axis=4)  # τˢ_k = max_j M_kj: (b, n, t, p²)
+        utterance_mask = ops.cast(padding_mask, "bool")[:, None, :, :]
+        if self.normalize:
+            tau_u = masked_softmax(tau_u, utterance_mask, axis=-1)
+            tau_s = ops.softmax(tau_s, axis=-1)
+        else:
+            tau_u = ops.where(utterance_mask, tau_u, 0.0)
+            any_word = ops.any(ops.cast(padding_mask, "bool"), axis=-1)[:, None, :, None]
+            tau_s = ops.where(any_word, tau_s, 0.0)
+        l = ops.einsum("bntj,btjd->bntd", ops.cast(tau_u, utterances.dtype), utterances)  # Eq. 11
+        r = ops.einsum("bntk,bnkd->bntd", ops.cast(tau_s, units.dtype), units)  # Eq. 12
+        q2 = self._integrate(sticker_vector, r, l)  # Eq. 13–15
+        return q2, tau_u, ops.reshape(tau_s, (-1, n, t, p, p))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"normalize": self.normalize})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class PlainInteraction(_Integration):
+    """The "w/o DIN" ablation: the same integration without co-attention.
+
+    The relation matrix and both attentions are removed; the sticker-aware
+    utterance representation l becomes the mean of the real words of the
+    utterance ū and the utterance-aware sticker representation r becomes the
+    mean of the sticker units Ō. Eq. 13–15 are kept: `Q1 = IF(O_flat, Ō)`,
+    `Q2 = ReLU(FC(Q1 ⊕ ū))`. The returned "attentions" are these uniform
+    weights so that the model outputs keep their shapes.
+
+    Args:
+        hidden_dim: int. Width d.
+        init_stddev: float. Truncated-normal std. Defaults to 0.02.
+
+    Call args and returns: as `DeepInteraction`.
+
+    References:
+        Table 3 ("PESRS w/o DIN") and Eq. 13–15 of the PESRS paper.
+    """
+
+    def build(self, sticker_map_shape, sticker_vector_shape, utterances_shape, padding_mask_shape):
+        self._build_integration()
+        self.built = True
+
+    def call(self, sticker_map, sticker_vector, utterances, padding_mask):
+        n, p, d = sticker_map.shape[1], sticker_map.shape[2], sticker_map.shape[-1]
+        t = utterances.shape[1]
+        units = ops.reshape(sticker_map, (-1, n, p * p, d))
+        sticker_part = ops.mean(units, axis=2)[:, :, None, :]  # (b, n, 1, d)
+        utterance_part = masked_mean(utterances, padding_mask, axis=-2)[:, None]  # (b, 1, t, d)
+        ones = ops.ones_like(sticker_part) * ops.ones_like(utterance_part)  # (b, n, t, d)
+        q2 = self._integrate(sticker_vector, sticker_part * ones, utterance_part * ones)
+        mask = ops.cast(padding_mask, "float32")[:, None]
+        tau_u = mask / ops.maximum(ops.sum(mask, axis=-1, keepdims=True), 1.0)
+        tau_u = tau_u * ops.ones_like(ops.cast(ones[..., :1], "float32"))
+        tau_s = ops.ones_like(ops.cast(ones[..., :1], "float32"))[..., None] * ops.ones((p, p)) / (p * p)
+        return q2, tau_u, ops.reshape(tau_s, (-1, n, t, p, p))

@@ -1,0 +1,114 @@
+"""Gated fusion and the matching score (Eq. 31–32); SRS's score."""
+
+import keras
+from keras import ops
+
+from stickerchat.layers.transformer import truncated_normal
+
+
+def _score_dense(layer, name):
+    return keras.layers.Dense(
+        1, kernel_initializer=truncated_normal(layer.init_stddev), dtype="float32", name=name
+    )
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class GatedFusion(keras.layers.Layer):
+    """Fuses the context interaction g_Tu with the user preference r.
+
+    * Eq. 31: `f_g = σ(FC([r ⊕ g_Tu]))`, a scalar gate per candidate.
+    * Eq. 32: `y = σ(FC(f_g · g_Tu + (1 − f_g) · r))`.
+
+    Both fully-connected layers, the gate and the score run in float32
+    under mixed precision.
+
+    Args:
+        init_stddev: float. Truncated-normal std. Defaults to 0.02.
+
+    Call args:
+        interaction: tensor `(batch, cands, dim)`: g_Tu.
+        preference: tensor `(batch, dim)`: r of Eq. 24.
+
+    Returns:
+        tuple `(y, f_g)`: float32 `(batch, cands)` and float32
+        `(batch, cands, 1)`.
+
+    References:
+        Eq. 31–32 (§5.6.4) of the PESRS paper.
+    """
+
+    def __init__(self, init_stddev=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.init_stddev = float(init_stddev)
+
+    def build(self, interaction_shape, preference_shape=None):
+        d = interaction_shape[-1]
+        self.gate_dense = _score_dense(self, "gate")
+        self.gate_dense.build((None, None, 2 * d))
+        self.score_dense = _score_dense(self, "score")
+        self.score_dense.build((None, None, d))
+        self.built = True
+
+    def call(self, interaction, preference):
+        g = ops.cast(interaction, "float32")
+        r = ops.expand_dims(ops.cast(preference, "float32"), 1) * ops.ones_like(g)
+        gate = ops.sigmoid(self.gate_dense(ops.concatenate([r, g], axis=-1)))  # Eq. 31
+        fused = gate * g + (1.0 - gate) * r
+        score = ops.sigmoid(self.score_dense(fused))  # Eq. 32
+        return ops.squeeze(score, -1), gate
+
+    def compute_output_shape(self, interaction_shape, preference_shape=None):
+        return tuple(interaction_shape[:2]), tuple(interaction_shape[:2]) + (1,)
+
+    def compute_output_spec(self, interaction, preference):
+        score, gate = self.compute_output_shape(interaction.shape)
+        return keras.KerasTensor(score, dtype="float32"), keras.KerasTensor(gate, dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"init_stddev": self.init_stddev})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class MatchingScore(keras.layers.Layer):
+    """SRS's score without a preference memory: `y = σ(FC(g_Tu))`.
+
+    This is Eq. 32 with the gate fixed to 1 (SRS, "PESRS w/o UPM"). Computed
+    in float32.
+
+    Args:
+        init_stddev: float. Truncated-normal std. Defaults to 0.02.
+
+    Call args:
+        interaction: tensor `(batch, cands, dim)`: g_Tu.
+
+    Returns:
+        float32 tensor `(batch, cands)`.
+
+    References:
+        Eq. 32 (§5.6.4) of the PESRS paper; SRS (§6.2, Table 3 "w/o UPM").
+    """
+
+    def __init__(self, init_stddev=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.init_stddev = float(init_stddev)
+
+    def build(self, interaction_shape):
+        self.score_dense = _score_dense(self, "score")
+        self.score_dense.build((None, None, interaction_shape[-1]))
+        self.built = True
+
+    def call(self, interaction):
+        return ops.squeeze(ops.sigmoid(self.score_dense(ops.cast(interaction, "float32"))), -1)
+
+    def compute_output_shape(self, interaction_shape):
+        return tuple(interaction_shape[:2])
+
+    def compute_output_spec(self, interaction):
+        return keras.KerasTensor(self.compute_output_shape(interaction.shape), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"init_stddev": self.init_stddev})
+        return config

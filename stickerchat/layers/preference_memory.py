@@ -1,0 +1,92 @@
+"""User preference memory: addressing and reading (Eq. 23–24, §7.8)."""
+
+import keras
+from keras import ops
+
+from stickerchat.layers.masking import masked_softmax
+from stickerchat.layers.transformer import truncated_normal
+
+MEMORY_TYPES = ("attention", "average", "weighted")
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class PreferenceMemory(keras.layers.Layer):
+    """Key-value memory read by the current context.
+
+    * `attention` (PESRS): `δ_k = softmax_k(h W_δ ĥᵏ)` (Eq. 23) over the
+      real slots only, in float32, and `r = Σ_k δ_k Ôᵏ` (Eq. 24).
+    * `average` (§7.8 AverageMem, Eq. 34): `r` is the average of the real
+      values Ôᵏ (Eq. 34 prints a sum; the text says "average-pooling", which
+      is what is implemented: `δ_k = 1/n` on the n real slots).
+    * `weighted` (§7.8 WeightedMem, Eq. 35–36): no key addressing; the query
+      attends to the values themselves, `δ_k = softmax_k(h W_δ Ôᵏ)`,
+      `r = Σ_k δ_k Ôᵏ`.
+
+    An empty history (no real slot) gives `r = 0` and `δ = 0`.
+
+    Args:
+        hidden_dim: int. Width d of the query, keys and values.
+        memory: str. `attention`, `average` or `weighted`. Defaults to
+            `attention`.
+        init_stddev: float. Truncated-normal std of W_δ. Defaults to 0.02.
+
+    Call args:
+        query: tensor `(batch, dim)`: h of Eq. 22.
+        values: tensor `(batch, history, dim)`: Ôᵏ.
+        history_mask: bool tensor `(batch, history)`, True for real slots.
+        keys: tensor `(batch, history, dim)`: ĥᵏ; needed for `attention`
+            only.
+
+    Returns:
+        tuple `(r, δ)`: `(batch, dim)` and float32 `(batch, history)`.
+
+    References:
+        Eq. 23–24 (§5.5.2–5.5.3) and Eq. 34–36 (§7.8) of the PESRS paper.
+    """
+
+    def __init__(self, hidden_dim, memory="attention", init_stddev=0.02, **kwargs):
+        super().__init__(**kwargs)
+        if memory not in MEMORY_TYPES:
+            raise ValueError(f"Unknown memory '{memory}'; choose one of {MEMORY_TYPES}")
+        self.hidden_dim = int(hidden_dim)
+        self.memory = memory
+        self.init_stddev = float(init_stddev)
+
+    def build(self, query_shape, values_shape=None, history_mask_shape=None, keys_shape=None):
+        if self.memory != "average":
+            self.read_kernel = self.add_weight(  # W_δ
+                name="read_kernel",
+                shape=(self.hidden_dim, self.hidden_dim),
+                initializer=truncated_normal(self.init_stddev),
+            )
+        self.built = True
+
+    def call(self, query, values, history_mask, keys=None):
+        mask = ops.cast(history_mask, "bool")
+        if self.memory == "average":
+            weights = ops.cast(mask, "float32")
+            weights = weights / ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1.0)  # Eq. 34
+        else:
+            if self.memory == "attention":
+                if keys is None:
+                    raise ValueError("memory='attention' needs the keys ĥᵏ")
+                addresses = keys  # Eq. 23
+            else:
+                addresses = values  # Eq. 35
+            projected = ops.matmul(query, ops.cast(self.read_kernel, query.dtype))  # h W_δ
+            logits = ops.einsum("bd,bkd->bk", ops.cast(projected, "float32"), ops.cast(addresses, "float32"))
+            weights = masked_softmax(logits, mask, axis=-1)  # δ_k, Eq. 23 / 35
+        read = ops.einsum("bk,bkd->bd", ops.cast(weights, values.dtype), values)  # Eq. 24 / 34 / 36
+        return read, weights
+
+    def compute_output_shape(self, query_shape, values_shape, history_mask_shape=None, keys_shape=None):
+        return (query_shape[0], self.hidden_dim), tuple(values_shape[:2])
+
+    def compute_output_spec(self, query, values, history_mask, keys=None):
+        read, weights = self.compute_output_shape(query.shape, values.shape)
+        return keras.KerasTensor(read, dtype=self.compute_dtype), keras.KerasTensor(weights, dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_dim": self.hidden_dim, "memory": self.memory, "init_stddev": self.init_stddev})
+        return config
