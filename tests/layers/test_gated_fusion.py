@@ -1,0 +1,48 @@
+import numpy as np
+
+from stickerchat.layers import GatedFusion, MatchingScore
+from testing import TestCase, to_numpy
+
+
+def _inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "interaction": rng.normal(size=(2, 3, 4)).astype(np.float32),
+        "preference": rng.normal(size=(2, 4)).astype(np.float32),
+    }
+
+
+class TestGatedFusion(TestCase):
+    def test_layer_behaviors(self):
+        self.run_layer_test(
+            GatedFusion,
+            init_kwargs={"init_stddev": 0.3},
+            input_data=_inputs(),
+            expected_output_shape=((2, 3), (2, 3, 1)),
+            expected_num_trainable_weights=4,
+            float32_outputs=(0, 1),
+        )
+
+    def test_matches_eq_31_32(self):
+        x = _inputs(1)
+        layer = GatedFusion(init_stddev=0.5)
+        score, gate = (to_numpy(o) for o in layer(**x))
+        wg, bg = (to_numpy(v) for v in layer.gate_dense.weights)
+        ws, bs = (to_numpy(v) for v in layer.score_dense.weights)
+        sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+        g, r = x["interaction"][1, 2], x["preference"][1]
+        f = sigmoid(np.concatenate([r, g]) @ wg + bg)
+        np.testing.assert_allclose(gate[1, 2], f, atol=1e-6)
+        np.testing.assert_allclose(score[1, 2], sigmoid((f * g + (1 - f) * r) @ ws + bs)[0], atol=1e-6)
+
+
+class TestMatchingScore(TestCase):
+    def test_layer_behaviors(self):
+        self.run_layer_test(
+            MatchingScore,
+            init_kwargs={"init_stddev": 0.3},
+            input_data={"interaction": _inputs()["interaction"]},
+            expected_output_shape=(2, 3),
+            expected_num_trainable_weights=2,
+            float32_outputs=(0,),
+        )

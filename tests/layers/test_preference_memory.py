@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from stickerchat.layers import PreferenceMemory
+from testing import TestCase, to_numpy
+
+B, H, D = 3, 4, 5
+
+
+def _inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "query": rng.normal(size=(B, D)).astype(np.float32),
+        "values": rng.normal(size=(B, H, D)).astype(np.float32),
+        "history_mask": np.array([[1, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]], bool),
+        "keys": rng.normal(size=(B, H, D)).astype(np.float32),
+    }
+
+
+class TestPreferenceMemory(TestCase):
+    @pytest.mark.parametrize("memory,weights", [("attention", 1), ("weighted", 1), ("average", 0)])
+    def test_layer_behaviors(self, memory, weights):
+        self.run_layer_test(
+            PreferenceMemory,
+            init_kwargs={"hidden_dim": D, "memory": memory, "init_stddev": 0.3},
+            input_data=_inputs(),
+            expected_output_shape=((B, D), (B, H)),
+            expected_num_trainable_weights=weights,
+            float32_outputs=(1,),
+        )
+
+    def test_attention_matches_eq_23_24(self):
+        x = _inputs(1)
+        layer = PreferenceMemory(D, init_stddev=0.3)
+        read, delta = (to_numpy(o) for o in layer(**x))
+        w = to_numpy(layer.read_kernel)
+        logits = np.einsum("d,de,ke->k", x["query"][0], w, x["keys"][0])[:3]
+        want = np.exp(logits - logits.max())
+        want /= want.sum()
+        np.testing.assert_allclose(delta[0], np.append(want, 0.0), atol=1e-6)
+        np.testing.assert_allclose(read[0], want @ x["values"][0, :3], atol=1e-5)
+        np.testing.assert_allclose(delta[1], [1, 0, 0, 0], atol=1e-6)
+
+    @pytest.mark.parametrize("memory", ["attention", "average", "weighted"])
+    def test_empty_history_is_zero_and_finite(self, memory):
+        read, delta = (to_numpy(o) for o in PreferenceMemory(D, memory=memory)(**_inputs()))
+        np.testing.assert_array_equal(read[2], 0.0)
+        np.testing.assert_array_equal(delta[2], 0.0)
+
+    def test_average_is_uniform_over_real_slots(self):
+        x = _inputs()
+        read, delta = (to_numpy(o) for o in PreferenceMemory(D, memory="average")(**x))
+        np.testing.assert_allclose(delta[0], [1 / 3, 1 / 3, 1 / 3, 0])
+        np.testing.assert_allclose(read[0], x["values"][0, :3].mean(0), atol=1e-6)
+
+    def test_weighted_ignores_keys(self):
+        x = _inputs()
+        layer = PreferenceMemory(D, memory="weighted", init_stddev=0.3)
+        a = to_numpy(layer(**x)[1])
+        x["keys"] = x["keys"] * 10
+        np.testing.assert_allclose(a, to_numpy(layer(**x)[1]))
+
+    def test_unknown_memory(self):
+        with pytest.raises(ValueError):
+            PreferenceMemory(D, memory="lstm")
