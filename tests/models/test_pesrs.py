@@ -1,0 +1,183 @@
+"""Whole-model behaviour of PESRS / SRS on the `test` preset."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from stickerchat import config as config_lib
+from stickerchat import specs
+from stickerchat.models import (
+    CANDIDATE_STICKER_MAP,
+    CANDIDATE_STICKER_VECTOR,
+    HISTORY_STICKER_VECTOR,
+    PESRS,
+    build_model,
+    losses,
+)
+from testing import TestCase, pad_batch, random_batch, random_targets, to_numpy
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _config(**overrides):
+    # A larger initialiser than §6.4's 0.02 so that differences between
+    # candidates are far above float32 noise in these checks.
+    return config_lib.test().replace(init_stddev=0.2, **overrides)
+
+
+def _batch(config, **kwargs):
+    return random_batch(config.data, config.model.vocab_size, **kwargs)
+
+
+class TestPESRS(TestCase):
+    def test_outputs(self):
+        config = _config()
+        model = build_model("pesrs", config, return_attention=True)
+        assert isinstance(model, PESRS)
+        out = model(_batch(config))
+        d, m = config.data, config.model
+        p = model.map_size
+        want = {
+            specs.SCORES: (3, d.num_candidates),
+            specs.EMOJI_LOGITS: (3, d.num_candidates, m.num_emoji),
+            specs.UTTERANCE_ATTENTION: (3, d.num_candidates, d.context_len, d.max_words),
+            specs.STICKER_ATTENTION: (3, d.num_candidates, d.context_len, p, p),
+            specs.MEMORY_WEIGHTS: (3, d.history_len),
+            specs.FUSION_GATE: (3, d.num_candidates, 1),
+        }
+        assert {k: tuple(v.shape) for k, v in out.items()} == want
+        for v in out.values():
+            assert keras.backend.standardize_dtype(v.dtype) == "float32"
+            assert np.all(np.isfinite(to_numpy(v)))
+        scores = to_numpy(out[specs.SCORES])
+        assert np.all((scores > 0) & (scores < 1))
+        assert np.ptp(scores, axis=1).min() > 1e-4  # candidates are told apart
+        plain = build_model("pesrs", config)
+        assert set(plain(_batch(config)).keys()) == {specs.SCORES, specs.EMOJI_LOGITS}
+
+    @pytest.mark.parametrize("name", ["pesrs", "srs", "weighted_mem"])
+    def test_padding_does_not_change_scores(self, name):
+        config = _config()
+        bigger = config.replace(context_len=7, max_words=9, history_len=6)
+        model = build_model(name, config)
+        padded_model = build_model(name, bigger)
+        padded_model.set_weights(model.get_weights())
+        batch = _batch(config, seed=3)
+        padded = pad_batch(batch, bigger.data)
+        self.assertAllClose(model(batch)[specs.SCORES], padded_model(padded)[specs.SCORES], atol=1e-5)
+
+    def test_permuting_candidates_permutes_scores(self):
+        config = _config()
+        model = build_model("pesrs", config)
+        batch = _batch(config, seed=4)
+        perm = np.array([3, 0, 4, 2, 1])
+        permuted = dict(batch)
+        permuted[specs.CANDIDATE_IMAGES] = batch[specs.CANDIDATE_IMAGES][:, perm]
+        a, b = model(batch), model(permuted)
+        self.assertAllClose(to_numpy(a[specs.SCORES])[:, perm], b[specs.SCORES], atol=1e-5)
+        self.assertAllClose(to_numpy(a[specs.EMOJI_LOGITS])[:, perm], b[specs.EMOJI_LOGITS], atol=1e-5)
+
+    def test_history_changes_pesrs_but_not_srs(self):
+        config = _config()
+        batch = _batch(config, seed=5, min_history=2)
+        other = dict(batch)
+        other[specs.HISTORY_IMAGES] = 255 - batch[specs.HISTORY_IMAGES]
+        pesrs, srs = build_model("pesrs", config), build_model("srs", config)
+        assert not np.allclose(to_numpy(pesrs(batch)[specs.SCORES]), to_numpy(pesrs(other)[specs.SCORES]))
+        self.assertAllClose(srs(batch)[specs.SCORES], srs(other)[specs.SCORES])
+
+    @pytest.mark.parametrize("name", ["pesrs", "srs"])
+    def test_every_weight_gets_a_gradient(self, name):
+        config = _config()
+        model = build_model(name, config)
+        batch = _batch(config, seed=6, min_history=2)
+        targets = random_targets(config.data, config.model.num_emoji)
+        with tf.GradientTape() as tape:
+            total, _, _ = losses.model_loss(model(batch, training=True), targets, 0.1, True, 1.0)
+        grads = tape.gradient(total, model.trainable_variables)
+        missing = [
+            v.path for v, g in zip(model.trainable_variables, grads) if g is None or not np.any(to_numpy(g) != 0)
+        ]
+        assert not missing, missing
+
+    def test_empty_history_gives_finite_scores(self):
+        config = _config()
+        model = build_model("pesrs", config, return_attention=True)
+        batch = _batch(config, seed=7)
+        batch[specs.HISTORY_MASK][:] = False
+        batch[specs.HISTORY_CONTEXT][:] = 0
+        batch[specs.HISTORY_IMAGES][:] = 0
+        out = model(batch)
+        assert np.all(np.isfinite(to_numpy(out[specs.SCORES])))
+        np.testing.assert_array_equal(to_numpy(out[specs.MEMORY_WEIGHTS]), 0.0)
+
+    def test_matcher_on_encoded_stickers_equals_the_model(self):
+        config = _config()
+        model = build_model("pesrs", config, return_attention=True)
+        batch = _batch(config, seed=8, min_history=1)
+        candidate_map, candidate_vector = model.encode_stickers(batch[specs.CANDIDATE_IMAGES])
+        _, history_vector = model.encode_stickers(batch[specs.HISTORY_IMAGES])
+        # Keras layers take all-tensor (or all-numpy) nested inputs.
+        tensor = keras.ops.convert_to_tensor
+        matched = model.matcher(
+            {
+                specs.CONTEXT: tensor(batch[specs.CONTEXT]),
+                CANDIDATE_STICKER_MAP: candidate_map,
+                CANDIDATE_STICKER_VECTOR: candidate_vector,
+                specs.HISTORY_CONTEXT: tensor(batch[specs.HISTORY_CONTEXT]),
+                HISTORY_STICKER_VECTOR: history_vector,
+                specs.HISTORY_MASK: tensor(batch[specs.HISTORY_MASK]),
+            }
+        )
+        full = model(batch)
+        for name in (specs.SCORES, specs.MEMORY_WEIGHTS, specs.STICKER_ATTENTION):
+            self.assertAllClose(matched[name], full[name], atol=1e-5)
+        self.assertAllClose(model.emoji_classifier(candidate_vector), full[specs.EMOJI_LOGITS], atol=1e-5)
+
+    def test_saving(self):
+        config = _config()
+        model = build_model("pesrs", config, return_attention=True)
+        restored = self.run_model_saving_test(model, _batch(config, seed=9), atol=1e-6)
+        assert restored.get_config() == model.get_config()
+
+    def test_mixed_bfloat16_gives_float32_scores(self):
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        config = _config()
+        model = build_model("pesrs", config, return_attention=True)
+        out = model(_batch(config))
+        for v in out.values():
+            assert keras.backend.standardize_dtype(v.dtype) == "float32"
+            assert np.all(np.isfinite(to_numpy(v)))
+        for w in model.weights:
+            assert keras.backend.standardize_dtype(w.dtype) == "float32"
+
+    def test_same_scores_under_torch(self):
+        pytest.importorskip("torch")
+        config = _config()
+        model = build_model("pesrs", config)
+        batch = _batch(config, seed=10, min_history=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(os.path.join(tmp, "model.keras"))
+            np.savez(os.path.join(tmp, "inputs.npz"), **batch)
+            script = (
+                "import numpy as np, keras, stickerchat.models\n"
+                "inputs = dict(np.load('inputs.npz'))\n"
+                "model = keras.saving.load_model('model.keras', safe_mode=True)\n"
+                "scores = keras.ops.convert_to_numpy(model(inputs)['scores'])\n"
+                "np.save('torch_scores.npy', scores)\n"
+                "print(keras.backend.backend())\n"
+            )
+            env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
+            result = subprocess.run(
+                [sys.executable, "-c", script], cwd=tmp, env=env, capture_output=True, text=True, timeout=300
+            )
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert result.stdout.strip().endswith("torch")
+            torch_scores = np.load(os.path.join(tmp, "torch_scores.npy"))
+        self.assertAllClose(model(batch)[specs.SCORES], torch_scores, atol=1e-4)
