@@ -158,6 +158,8 @@ class TrainConfig:
         shuffle_buffer: int. Shuffle buffer of the training split.
         log_every: int. Scalars are written to TensorBoard every this many
             steps.
+        attention_images: int. Validation examples whose τ_s heatmaps are
+            written to TensorBoard at each validation (0: none).
     """
 
     batch_size: int = 32
@@ -177,6 +179,7 @@ class TrainConfig:
     strategy: str = "none"
     shuffle_buffer: int = 10000
     log_every: int = 10
+    attention_images: int = 3
 
 
 @dataclasses.dataclass

@@ -38,6 +38,7 @@ from stickerchat.data import pipeline
 from stickerchat.models import build_model
 from stickerchat.training import callbacks as callbacks_lib
 from stickerchat.training import distribution, evaluation
+from stickerchat.training.attention_summaries import AttentionSummaries
 from stickerchat.training.task import RankingTask
 
 CONFIG_FILE = "config.json"
@@ -155,6 +156,9 @@ def train(
         task(first_inputs)
         task.optimizer.build(task.trainable_variables)
 
+        if on_validation is None and config.train.attention_images:
+            val_batch = next(iter(pipeline.make_dataset(corpus, "val", config, training=False, with_meta=True)))
+            on_validation = AttentionSummaries(config, val_batch, num_examples=config.train.attention_images)
         non_finite = callbacks_lib.NonFiniteLoss()
         callbacks = [
             non_finite,
