@@ -49,8 +49,12 @@ class StickerEncoder(keras.layers.Layer):
     the vector.
 
     The Inception backbone is built under this layer's dtype policy and
-    keeps Keras's own initialisers (or the `imagenet` / file weights); the
-    projections and `small_cnn` use the truncated normal of §6.4.
+    keeps Keras's own initialisers (or the `imagenet` / file weights), whose
+    batch normalisation keeps its outputs at unit scale. `small_cnn` has no
+    normalisation, so its ReLU convolutions use He-normal initialisation
+    (with §6.4's std of 0.02 the four stacked convolutions would shrink the
+    sticker signal by ~10⁻⁴ and the candidates would be indistinguishable at
+    initialisation); the two projections use the truncated normal of §6.4.
 
     Args:
         hidden_dim: int. Output width d.
@@ -125,7 +129,7 @@ class StickerEncoder(keras.layers.Layer):
                 strides=2,
                 padding="same",
                 activation="relu",
-                kernel_initializer=truncated_normal(self.init_stddev),
+                kernel_initializer="he_normal",
                 dtype=self.dtype_policy,
                 name=f"conv_{i}",
             )
