@@ -140,9 +140,10 @@ class TestPESRS(TestCase):
             self.assertAllClose(matched[name], full[name], atol=1e-5)
         self.assertAllClose(model.emoji_classifier(candidate_vector), full[specs.EMOJI_LOGITS], atol=1e-5)
 
-    def test_saving(self):
+    @pytest.mark.parametrize("name", ["pesrs", "srs", "pesrs_fr2t", "pesrs_no_din", "average_mem"])
+    def test_saving(self, name):
         config = _config()
-        model = build_model("pesrs", config, return_attention=True)
+        model = build_model(name, config, return_attention=True)
         restored = self.run_model_saving_test(model, _batch(config, seed=9), atol=1e-6)
         assert restored.get_config() == model.get_config()
 
