@@ -35,7 +35,7 @@ import keras
 from stickerchat import config as config_lib
 from stickerchat import data as data_lib
 from stickerchat.data import pipeline
-from stickerchat.models import build_model
+from stickerchat.models import build_model, resolve_model_config
 from stickerchat.training import callbacks as callbacks_lib
 from stickerchat.training import distribution, evaluation
 from stickerchat.training.attention_summaries import AttentionSummaries
@@ -107,10 +107,12 @@ def make_optimizer(config: config_lib.Config, total_steps: int):
 def make_task(config: config_lib.Config, total_steps: int) -> RankingTask:
     """The registered model wrapped in the ranking objective, compiled."""
     model = build_model(config.model_name, config)
+    # The variant's own switches (e.g. pesrs_no_classify turns L_s off).
+    use_classify = resolve_model_config(config.model_name, config).use_classify
     task = RankingTask(
         model,
         margin=config.train.margin,
-        use_classify=config.model.use_classify,
+        use_classify=use_classify,
         classify_weight=config.train.classify_weight,
         classify_warmup_steps=config.train.classify_warmup_steps,
     )
