@@ -1,0 +1,589 @@
+"""A sticker recommender over a trained model directory, with a sticker-feature cache.
+
+    from stickerchat import Recommender
+
+    rec = Recommender.from_model_dir("runs/demo_pesrs", cache_file="runs/demo_pesrs/sticker_features.npz")
+    rec.rank(["hi there", "are you coming tonight ?"],
+             user_history=[(["good morning"], 123456789012345678)],
+             sticker_set=3)
+    # -> [(sticker_id, score), ...] best first
+
+Raw text is tokenised exactly as the training data was, by the corpus
+(`corpus.encode_context`): words are whitespace-separated, the last
+`context_len` non-empty utterances are kept, each cut to its first
+`max_words` words, unknown words map to `<unk>`.
+
+Scoring is split along the model's own seam (`stickerchat.models.pesrs`):
+
+* The sticker encoder (Eq. 1, 18) depends on the sticker image only. Its
+  outputs O `(p, p, d)` and O_flat `(d,)` are computed once per sticker id and
+  kept in memory (`FeatureCache`); with `cache_file` they are also written to
+  an `.npz` file (no pickling) that is reused by later processes as long as
+  `model.keras` is byte-for-byte the one that produced it (its sha256 is
+  stored in the file).
+* The matcher (`model.matcher`, Eq. 2–32) scores the cached features of the
+  candidates for the encoded dialog and user history. Its inputs have a fixed
+  number of candidates C (`DataConfig.num_candidates`), so any number of
+  candidates is scored as rows of C (the dialog and history repeated per
+  row; the last row padded with copies of the first candidate, whose extra
+  scores are dropped). In PESRS a candidate's score does not depend on the
+  other candidates of its row (the interaction, fusion and gated fusion are
+  per candidate; the memory read depends on the dialog and history only), so
+  the scores do not depend on C or on the order of the candidates; the tests
+  check this.
+
+With `use_cache=False` every call re-encodes the stickers it needs (what the
+full model does); `benchmarks/recommend.py` compares both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from stickerchat import specs
+
+MODEL_FILE = "model.keras"
+DEFAULT_CACHE_FILE = "sticker_features.npz"
+CACHE_FORMAT = "stickerchat-sticker-features-v1"
+ENCODE_BATCH = 64  # stickers per sticker-encoder call
+MATCH_BATCH = 32  # rows of C candidates per matcher call
+
+StickerId = Union[int, str]
+History = Sequence[Tuple[Sequence[str], StickerId]]
+
+
+def predict_in_blocks(model, inputs, block: int):
+    """`model.predict_on_batch` over the batch axis in blocks of at most `block` rows.
+
+    Each block is padded (with copies of its first row) to a power of two, so
+    the compiled predict function sees at most `log2(block) + 1` shapes
+    whatever the number of rows (no retracing per request); the padded rows
+    are dropped. Rows are independent at inference, so this does not change
+    any output. Returns numpy outputs with the structure of the model's.
+    """
+    import keras
+
+    flat = keras.tree.flatten(inputs)
+    n = int(np.shape(flat[0])[0])
+    pieces = []
+    for start in range(0, n, block):
+        size = min(block, n - start)
+        padded = 1 << (size - 1).bit_length()
+        index = np.concatenate([np.arange(start, start + size), np.full(padded - size, start)])
+        chunk = keras.tree.map_structure(lambda x: np.asarray(x)[index], inputs)
+        out = model.predict_on_batch(chunk)
+        pieces.append(keras.tree.map_structure(lambda y: np.asarray(y)[:size], out))
+    return keras.tree.map_structure(lambda *ys: np.concatenate(ys), *pieces)
+
+
+class RecommenderError(ValueError):
+    """A request the recommender cannot answer (unknown sticker or set, empty dialog)."""
+
+
+def file_sha256(path: str) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def parse_sticker_id(value) -> int:
+    """An exact int sticker id from an int or a string of digits (never via float).
+
+    Raises:
+        RecommenderError: floats, booleans and non-numeric strings.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
+        raise RecommenderError(
+            f"sticker id {value!r} must be an integer or a string of digits, not {type(value).__name__} "
+            "(floats cannot hold 18-digit ids exactly)"
+        )
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("-").isdigit():
+            raise RecommenderError(f"sticker id {value!r} is not an integer")
+        return int(text)
+    return int(value)
+
+
+class FeatureCache:
+    """Sticker-encoder outputs per sticker id: O `(p, p, d)` and O_flat `(d,)`, float32.
+
+    Rows live in two growing arrays so that gathering 1,000 candidates is one
+    fancy-indexing copy. `save`/`load` use an `.npz` file without pickling:
+
+    | key            | dtype   | shape        |                                      |
+    |----------------|---------|--------------|--------------------------------------|
+    | format         | str     | ()           | `CACHE_FORMAT`                       |
+    | model_sha256   | str     | ()           | sha256 of the `model.keras` used     |
+    | sticker_ids    | str     | (n,)         | decimal sticker ids (exact)          |
+    | maps           | float32 | (n, p, p, d) | O                                    |
+    | vectors        | float32 | (n, d)       | O_flat                               |
+
+    Args:
+        model_sha256: str. Identifies the weights the features belong to.
+    """
+
+    def __init__(self, model_sha256: str = ""):
+        self.model_sha256 = model_sha256
+        self._rows: Dict[int, int] = {}
+        self._maps: Optional[np.ndarray] = None
+        self._vectors: Optional[np.ndarray] = None
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, sticker_id: int) -> bool:
+        return sticker_id in self._rows
+
+    @property
+    def sticker_ids(self) -> List[int]:
+        return list(self._rows)
+
+    def missing(self, sticker_ids: Iterable[int]) -> List[int]:
+        """The ids (each once, in first-seen order) that are not cached."""
+        return list(dict.fromkeys(i for i in sticker_ids if i not in self._rows))
+
+    def add(self, sticker_ids: Sequence[int], maps: np.ndarray, vectors: np.ndarray) -> None:
+        maps = np.asarray(maps, np.float32)
+        vectors = np.asarray(vectors, np.float32)
+        if self._maps is None:
+            capacity = max(64, len(sticker_ids))
+            self._maps = np.zeros((capacity,) + maps.shape[1:], np.float32)
+            self._vectors = np.zeros((capacity,) + vectors.shape[1:], np.float32)
+        elif maps.shape[1:] != self._maps.shape[1:] or vectors.shape[1:] != self._vectors.shape[1:]:
+            raise ValueError(f"feature shapes {maps.shape[1:]}, {vectors.shape[1:]} do not match the cache's")
+        needed = self._size + len(sticker_ids)
+        if needed > len(self._maps):
+            capacity = max(needed, 2 * len(self._maps))
+            self._maps = np.concatenate([self._maps, np.zeros((capacity - len(self._maps),) + self._maps.shape[1:], np.float32)])
+            self._vectors = np.concatenate(
+                [self._vectors, np.zeros((capacity - len(self._vectors),) + self._vectors.shape[1:], np.float32)]
+            )
+        for k, sticker_id in enumerate(sticker_ids):
+            row = self._rows.get(sticker_id)
+            if row is None:
+                row = self._rows[sticker_id] = self._size
+                self._size += 1
+            self._maps[row] = maps[k]
+            self._vectors[row] = vectors[k]
+
+    def gather(self, sticker_ids: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+        """`(maps (n, p, p, d), vectors (n, d))` of cached ids (KeyError if one is missing)."""
+        rows = np.asarray([self._rows[i] for i in sticker_ids], np.int64)
+        return self._maps[rows], self._vectors[rows]
+
+    def save(self, path: str) -> None:
+        """Writes the cache atomically (a temporary file renamed over `path`)."""
+        n = self._size
+        ids = np.asarray([str(i) for i in self._rows], dtype=str) if n else np.zeros((0,), "<U1")
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            format=np.asarray(CACHE_FORMAT),
+            model_sha256=np.asarray(self.model_sha256),
+            sticker_ids=ids,
+            maps=self._maps[:n] if n else np.zeros((0,), np.float32),
+            vectors=self._vectors[:n] if n else np.zeros((0,), np.float32),
+        )
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(buffer.getvalue())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str, model_sha256: str) -> Tuple["FeatureCache", str]:
+        """Reads a cache file; returns `(cache, status)`.
+
+        `status` is `loaded`, `missing` (no file), `stale` (written for other
+        weights: an empty cache is returned, and the file is overwritten at the
+        next save) or `unreadable` (not a cache file of this format).
+        """
+        cache = cls(model_sha256)
+        if not os.path.exists(path):
+            return cache, "missing"
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if str(f["format"]) != CACHE_FORMAT:
+                    return cache, "unreadable"
+                if str(f["model_sha256"]) != model_sha256:
+                    return cache, "stale"
+                ids = [int(s) for s in f["sticker_ids"]]
+                if ids:
+                    cache.add(ids, f["maps"], f["vectors"])
+        except (OSError, ValueError, KeyError):
+            return cls(model_sha256), "unreadable"
+        return cache, "loaded"
+
+
+class Recommender:
+    """Ranks stickers for a dialog and a user's history with a trained model.
+
+    Build it with `Recommender.from_model_dir`; the constructor takes the
+    pieces directly (tests and notebooks reuse an in-memory model).
+
+    Args:
+        model: a loaded `stickerchat.models.PESRS` (any registered PESRS/SRS
+            variant).
+        config: the run's `stickerchat.config.Config`.
+        corpus: the `stickerchat.data` corpus the model was trained on (its
+            vocabularies and stickers).
+        cache_file: Optional[str]. `.npz` file of sticker features to reuse
+            and extend (None: in memory only).
+        model_sha256: str. sha256 of the model file (validates `cache_file`);
+            empty disables reusing the file across models.
+        use_cache: bool. False re-encodes the stickers at every call (the
+            full model's cost; for comparisons).
+    """
+
+    def __init__(self, model, config, corpus, *, cache_file: Optional[str] = None, model_sha256: str = "", use_cache: bool = True):
+        self.model = model
+        self.config = config
+        self.corpus = corpus
+        self.cache_file = cache_file
+        self.use_cache = use_cache
+        self.num_candidates = int(config.data.num_candidates)
+        self.history_len = int(config.data.history_len)
+        self.uses_history = bool(getattr(model, "use_memory", True))
+        self.cache_status = "memory"
+        if cache_file:
+            self.cache, self.cache_status = FeatureCache.load(cache_file, model_sha256)
+        else:
+            self.cache = FeatureCache(model_sha256)
+        self._known_ids = None
+        self._encoder = None
+        self._attention_matcher = None
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_model_dir(
+        cls,
+        model_dir: str,
+        data_dir: Optional[str] = None,
+        cache_file: Optional[str] = None,
+        use_cache: bool = True,
+    ) -> "Recommender":
+        """Loads `model_dir/model.keras` (safe mode), its `config.json` and corpus.
+
+        Args:
+            model_dir: str. A directory written by `stickerchat.train`.
+            data_dir: Optional[str]. The corpus to read the vocabulary and
+                stickers from (default: the run's own; None in the run means
+                the built-in demo corpus).
+            cache_file: Optional[str]. Sticker-feature cache file (see
+                `FeatureCache`); `DEFAULT_CACHE_FILE` in `model_dir` is the
+                conventional place. None keeps features in memory only.
+            use_cache: bool. See the class docstring.
+        """
+        import keras
+
+        import stickerchat.models  # noqa: F401  (registers the serialisable classes)
+        from stickerchat import data as data_lib
+        from stickerchat.config import Config
+
+        config_path = os.path.join(model_dir, "config.json")
+        if not os.path.exists(config_path):
+            raise FileNotFoundError(f"{config_path} not found: is {model_dir} a stickerchat model directory?")
+        with open(config_path) as f:
+            config = Config.from_json(f.read())
+        model_path = os.path.join(model_dir, MODEL_FILE)
+        if not os.path.exists(model_path):
+            raise FileNotFoundError(f"{model_path} not found: has training finished?")
+        if data_dir is not None:
+            config.data_dir = data_dir
+        model = keras.saving.load_model(model_path, safe_mode=True)
+        corpus = data_lib.load_corpus(config.data_dir, config.data)
+        return cls(model, config, corpus, cache_file=cache_file, model_sha256=file_sha256(model_path), use_cache=use_cache)
+
+    # ------------------------------------------------------------------ encoding
+    def known_sticker_ids(self) -> set:
+        if self._known_ids is None:
+            self._known_ids = {int(i) for i in self.corpus.sticker_set_of}
+        return self._known_ids
+
+    def check_sticker_ids(self, sticker_ids: Iterable[StickerId], what: str = "candidate") -> List[int]:
+        """Exact int ids; raises `RecommenderError` naming the first unknown one."""
+        ids = [parse_sticker_id(i) for i in sticker_ids]
+        known = self.known_sticker_ids()
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            raise RecommenderError(f"unknown {what} sticker id {unknown[0]}{more}: not a sticker of the corpus")
+        return ids
+
+    def set_stickers(self, set_id) -> List[int]:
+        """The sticker ids of a sticker set, in the corpus's order."""
+        sets = self.corpus.sticker_sets
+        try:
+            key = parse_sticker_id(set_id)
+        except RecommenderError:
+            raise RecommenderError(f"unknown sticker set {set_id!r}") from None
+        if key not in sets:
+            raise RecommenderError(f"unknown sticker set {set_id!r}; the corpus has {len(sets)} sets")
+        return [int(i) for i in sets[key]]
+
+    def encode_dialog(self, dialog: Sequence[str]) -> np.ndarray:
+        """`(context_len, max_words)` int32 word ids of raw utterances, oldest first."""
+        if isinstance(dialog, str):
+            raise RecommenderError("the dialog must be a list of utterances, not one string")
+        if not any(str(u).split() for u in dialog):
+            raise RecommenderError("empty dialog: every utterance is empty; give at least one word")
+        return np.asarray(self.corpus.encode_context([str(u) for u in dialog]), np.int32)
+
+    def encode_history(self, user_history: Optional[History]):
+        """`(history_context, history_ids, history_mask)` of the last `history_len` items.
+
+        `history_context` is `(history_len, context_len, max_words)`;
+        `history_ids` the real items' sticker ids, oldest first.
+        """
+        c = self.config.data
+        history = list(user_history or [])[-self.history_len :] if self.history_len else []
+        contexts = np.zeros((self.history_len, c.context_len, c.max_words), np.int32)
+        mask = np.zeros((self.history_len,), bool)
+        ids = []
+        for k, item in enumerate(history):
+            try:
+                utterances, sticker_id = item
+            except (TypeError, ValueError):
+                raise RecommenderError(f"history item {k} must be (utterances, sticker_id); got {item!r}") from None
+            if isinstance(utterances, str):
+                raise RecommenderError(f"history item {k}: utterances must be a list of strings")
+            contexts[k] = np.asarray(self.corpus.encode_context([str(u) for u in utterances]), np.int32)
+            mask[k] = True
+            ids.append(sticker_id)
+        ids = self.check_sticker_ids(ids, "history")
+        return contexts, ids, mask
+
+    def _sticker_encoder(self):
+        """A functional model around the shared `model.sticker_encoder` layer (compiled predict)."""
+        if self._encoder is None:
+            import keras
+
+            s = self.config.data.image_size
+            images = keras.Input((s, s, 3), dtype="uint8", name="images")
+            sticker_map, sticker_vector = self.model.sticker_encoder(images)
+            self._encoder = keras.Model(images, [sticker_map, sticker_vector], name="sticker_encoder_model")
+        return self._encoder
+
+    def encode_stickers(self, sticker_ids: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+        """Runs the sticker encoder: `(O (n, p, p, d), O_flat (n, d))` float32, no caching."""
+        images = self.corpus.store.gather(self.corpus.store.rows(sticker_ids))
+        maps, vectors = predict_in_blocks(self._sticker_encoder(), images, ENCODE_BATCH)
+        return np.asarray(maps, np.float32), np.asarray(vectors, np.float32)
+
+    def sticker_features(self, sticker_ids: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+        """O and O_flat of `sticker_ids` (from the cache, encoding the missing ones)."""
+        sticker_ids = list(sticker_ids)
+        if not self.use_cache:
+            unique = list(dict.fromkeys(sticker_ids))
+            maps, vectors = self.encode_stickers(unique)
+            rows = {i: k for k, i in enumerate(unique)}
+            index = np.asarray([rows[i] for i in sticker_ids], np.int64)
+            return maps[index], vectors[index]
+        self.precompute(sticker_ids)
+        return self.cache.gather(sticker_ids)
+
+    def precompute(self, sticker_ids: Optional[Iterable[StickerId]] = None) -> int:
+        """Encodes and caches stickers (default: every sticker of the corpus).
+
+        Writes `cache_file` when something new was encoded. Returns the number
+        of stickers encoded.
+        """
+        ids = sorted(self.known_sticker_ids()) if sticker_ids is None else [parse_sticker_id(i) for i in sticker_ids]
+        missing = self.cache.missing(ids)
+        if missing:
+            maps, vectors = self.encode_stickers(missing)
+            self.cache.add(missing, maps, vectors)
+            if self.cache_file:
+                self.cache.save(self.cache_file)
+        return len(missing)
+
+    # ------------------------------------------------------------------ scoring
+    def _candidate_ids(self, candidates, sticker_set) -> List[int]:
+        if (candidates is None) == (sticker_set is None):
+            raise RecommenderError("give exactly one of candidates=[sticker ids] or sticker_set=SET_ID")
+        if sticker_set is not None:
+            return self.set_stickers(sticker_set)
+        if isinstance(candidates, (str, bytes)):
+            raise RecommenderError("candidates must be a list of sticker ids")
+        ids = self.check_sticker_ids(candidates)
+        if not ids:
+            raise RecommenderError("no candidates to rank")
+        return ids
+
+    def matcher_inputs(self, dialog: Sequence[str], user_history: Optional[History], candidate_ids: Sequence[int]):
+        """The matcher's input dict for raw text and any number of candidates.
+
+        Returns `(inputs, count)`: `inputs` has batch `ceil(count / C)` (rows of
+        C candidates, the dialog and history repeated per row); the scores of
+        the candidates are the first `count` of the flattened `(rows, C)` scores.
+        """
+        context = self.encode_dialog(dialog)
+        history_context, history_ids, history_mask = self.encode_history(user_history if self.uses_history else None)
+        return self.encoded_matcher_inputs(context, history_context, history_ids, history_mask, candidate_ids)
+
+    def encoded_matcher_inputs(self, context, history_context, history_ids, history_mask, candidate_ids):
+        """As `matcher_inputs`, from encoded word ids.
+
+        Args:
+            context: int32 `(context_len, max_words)`.
+            history_context: int32 `(history_len, context_len, max_words)`.
+            history_ids: the sticker ids of the real history slots (the True
+                entries of `history_mask`, in slot order).
+            history_mask: bool `(history_len,)`.
+            candidate_ids: any number (>= 1) of sticker ids.
+        """
+        from stickerchat.models.pesrs import CANDIDATE_STICKER_MAP, CANDIDATE_STICKER_VECTOR, HISTORY_STICKER_VECTOR
+
+        candidate_ids = [int(i) for i in candidate_ids]
+        history_ids = [int(i) for i in history_ids]
+        history_mask = np.asarray(history_mask, bool)
+        n, c = len(candidate_ids), self.num_candidates
+        rows = math.ceil(n / c)
+        padded = candidate_ids + [candidate_ids[0]] * (rows * c - n)
+        maps, vectors = self.sticker_features(padded + history_ids)
+        d = vectors.shape[-1]
+        history_vectors = np.zeros((self.history_len, d), np.float32)
+        history_vectors[history_mask] = vectors[rows * c :]
+        inputs = {
+            specs.CONTEXT: np.broadcast_to(np.asarray(context, np.int32), (rows,) + tuple(np.shape(context))),
+            CANDIDATE_STICKER_MAP: maps[: rows * c].reshape((rows, c) + maps.shape[1:]),
+            CANDIDATE_STICKER_VECTOR: vectors[: rows * c].reshape(rows, c, d),
+            specs.HISTORY_CONTEXT: np.broadcast_to(
+                np.asarray(history_context, np.int32), (rows,) + tuple(np.shape(history_context))
+            ),
+            HISTORY_STICKER_VECTOR: np.broadcast_to(history_vectors, (rows,) + history_vectors.shape),
+            specs.HISTORY_MASK: np.broadcast_to(history_mask, (rows,) + history_mask.shape),
+        }
+        return {k: np.ascontiguousarray(v) for k, v in inputs.items()}, n
+
+    def example_inputs(self, split: str, position: int):
+        """The encoded pieces of the `position`-th example of a corpus split.
+
+        Returns a dict with `context`, `history_context`, `history_ids`,
+        `history_mask`, `candidate_ids` (the split's fixed candidates) and
+        `label` (slot of the ground truth), as the training pipeline sees them.
+        """
+        data = self.corpus.split(split)
+        history = data.history[position]
+        mask = history >= 0
+        rows = np.where(mask, history, 0)
+        history_context = self.corpus.contexts[rows] * mask[:, None, None]
+        return {
+            "context": self.corpus.contexts[data.index[position]],
+            "history_context": history_context.astype(np.int32),
+            "history_ids": [int(i) for i in self.corpus.selected[rows][mask]],
+            "history_mask": mask,
+            "candidate_ids": [int(i) for i in data.candidate_ids[position]],
+            "label": int(data.label[position]),
+        }
+
+    def score_split(self, split: str = "test", batch_size: int = MATCH_BATCH, max_examples: Optional[int] = None) -> np.ndarray:
+        """Scores the fixed candidates of every example of a split with the cache.
+
+        Returns float32 `(examples, num_candidates)` in split order (the same
+        scores as the full model on the pipeline's batches).
+        """
+        from stickerchat.models.pesrs import CANDIDATE_STICKER_MAP, CANDIDATE_STICKER_VECTOR, HISTORY_STICKER_VECTOR
+
+        data = self.corpus.split(split)
+        n = len(data) if max_examples is None else min(len(data), max_examples)
+        out = []
+        for start in range(0, n, batch_size):
+            end = min(n, start + batch_size)
+            history = data.history[start:end]
+            mask = history >= 0
+            rows = np.where(mask, history, 0)
+            history_context = (self.corpus.contexts[rows] * mask[..., None, None]).astype(np.int32)
+            candidates = data.candidate_ids[start:end]
+            history_ids = self.corpus.selected[rows]
+            b, c = candidates.shape
+            maps, vectors = self.sticker_features([int(i) for i in candidates.reshape(-1)] + [int(i) for i in history_ids[mask]])
+            d = vectors.shape[-1]
+            history_vectors = np.zeros(history.shape + (d,), np.float32)
+            history_vectors[mask] = vectors[b * c :]
+            inputs = {
+                specs.CONTEXT: self.corpus.contexts[data.index[start:end]],
+                CANDIDATE_STICKER_MAP: maps[: b * c].reshape((b, c) + maps.shape[1:]),
+                CANDIDATE_STICKER_VECTOR: vectors[: b * c].reshape(b, c, d),
+                specs.HISTORY_CONTEXT: history_context,
+                HISTORY_STICKER_VECTOR: history_vectors,
+                specs.HISTORY_MASK: mask,
+            }
+            out.append(np.asarray(predict_in_blocks(self.model.matcher, inputs, MATCH_BATCH)[specs.SCORES], np.float32))
+        return np.concatenate(out) if out else np.zeros((0, self.num_candidates), np.float32)
+
+    def score(
+        self,
+        dialog: Sequence[str],
+        user_history: Optional[History] = None,
+        candidates: Optional[Sequence[StickerId]] = None,
+        sticker_set=None,
+    ) -> Tuple[List[int], np.ndarray]:
+        """`(candidate ids, scores float32)` in the candidates' order (see `rank`)."""
+        ids = self._candidate_ids(candidates, sticker_set)
+        inputs, n = self.matcher_inputs(dialog, user_history, ids)
+        scores = np.asarray(predict_in_blocks(self.model.matcher, inputs, MATCH_BATCH)[specs.SCORES], np.float32)
+        return ids, scores.reshape(-1)[:n]
+
+    def rank(
+        self,
+        dialog: Sequence[str],
+        user_history: Optional[History] = None,
+        candidates: Optional[Sequence[StickerId]] = None,
+        sticker_set=None,
+        top_k: Optional[int] = None,
+    ) -> List[Tuple[int, float]]:
+        """Ranks candidate stickers as the reply to a dialog.
+
+        Args:
+            dialog: Sequence[str]. The utterances so far, oldest first (raw
+                text; whitespace-separated words).
+            user_history: optional list of `(utterances, sticker_id)`: the
+                user's earlier sticker replies with the dialogs they answered,
+                oldest first (the last `history_len` are used; ignored by SRS).
+            candidates: list of sticker ids (int, or strings of digits), any
+                number; or
+            sticker_set: the id of a sticker set: all its stickers.
+            top_k: keep the best `top_k` (None: all).
+
+        Returns:
+            `[(sticker_id, score), ...]` best first (ties keep the candidates'
+            order); every candidate appears once per occurrence.
+
+        Raises:
+            RecommenderError: empty dialog, unknown sticker id (named),
+                unknown sticker set, both or neither of candidates/sticker_set.
+        """
+        ids, scores = self.score(dialog, user_history, candidates=candidates, sticker_set=sticker_set)
+        order = np.argsort(-scores, kind="stable")
+        if top_k is not None:
+            order = order[:top_k]
+        return [(ids[k], float(scores[k])) for k in order]
+
+    def attention_matcher(self):
+        """A copy of the matcher (same weights) that also returns τ_u, τ_s, δ and the gate."""
+        if self._attention_matcher is None:
+            from stickerchat.models.pesrs import StickerMatcher
+
+            config = dict(self.model.matcher.get_config(), return_attention=True)
+            config.pop("name", None)
+            matcher = StickerMatcher.from_config(config)
+            matcher.set_weights(self.model.matcher.get_weights())
+            self._attention_matcher = matcher
+        return self._attention_matcher
+
+
+def default_cache_file(model_dir: str) -> str:
+    return os.path.join(model_dir, DEFAULT_CACHE_FILE)
