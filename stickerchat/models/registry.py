@@ -75,3 +75,5 @@ def _pesrs_builder(overrides):
 
 for _name, _overrides in list(VARIANTS.items()):
     register_model(_name, _pesrs_builder(_overrides))
+
+import stickerchat.models.baselines  # noqa: E402,F401  (registers the §6.2 / §7.8 baselines)

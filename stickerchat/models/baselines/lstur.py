@@ -1,0 +1,169 @@
+"""LSTUR: long- and short-term user representations, with the context as the long-term one."""
+
+import keras
+from keras import ops
+
+from stickerchat import specs
+from stickerchat.layers import ContextPooling, UtteranceEncoder
+from stickerchat.models.baselines.common import StickerRanker, dense, dot_scale, gru, text_kwargs
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class LSTURMatcher(keras.layers.Layer):
+    """Long- and Short-Term User Representations (LSTUR-ini), for stickers.
+
+    An, Wu, Wu, Zhang, Liu and Xie, "Neural News Recommendation with Long-
+    and Short-term User Representations", ACL 2019.
+
+    LSTUR represents a user by a long-term representation (a user-ID
+    embedding, randomly masked during training) and a short-term one (a GRU
+    over the news the user recently clicked, each encoded by the news
+    encoder). In LSTUR-ini, used here, the long-term representation
+    initialises the GRU's state and the GRU's final state is the user
+    representation u (LSTUR-con would concatenate the two instead). A
+    candidate is scored by the dot product of u with the candidate's
+    encoding, `σ(u · r_c)`.
+
+    Adapted as §6.2 of the PESRS paper says:
+
+    * the news encoder is replaced by the shared sticker encoder: the
+      clicked news are the user's history stickers and the candidates are
+      the candidate stickers, both encoded as O_flat;
+    * the user-ID embedding is replaced by the current dialog context ("we
+      replace the user embedding in their model to current dialog
+      context"): the context is encoded by the shared `UtteranceEncoder`,
+      pooled by `ContextPooling` (mean over words, max over utterances) and
+      projected, `u_l = W_l h + b_l`; during training it is zeroed for a
+      random fraction `long_term_mask_rate` of the examples (LSTUR's
+      long-term representation masking, p = 0.5 in the paper);
+    * the short-term GRU reads the history stickers' O_flat in chronological
+      order and skips padded slots (`history_mask`); with an empty history
+      u is `u_l` itself.
+
+    The score is `σ(u · r_c / √d)` (the scaling keeps the sigmoid out of
+    saturation at d = 100); it is float32.
+
+    Args:
+        vocab_size, emb_dim, hidden_dim, num_heads: int. Text sizes.
+        num_transformer_layers: int. Blocks of the utterance encoder.
+        ffn_dim: int. Feed-forward inner size; 0 means `hidden_dim`.
+        dropout: float. Dropout of the utterance encoder.
+        long_term_mask_rate: float. Probability of masking u_l in training.
+            Defaults to 0.5.
+        seed: optional int. Seed of the masking.
+        init_stddev: float. Truncated-normal std. Defaults to 0.02.
+
+    Call args:
+        context: int tensor `(batch, turns, words)`.
+        units: tensor `(batch, cands, p*p, hidden_dim)` (unused).
+        vector: tensor `(batch, cands, hidden_dim)`: candidate O_flat.
+        history_vector: tensor `(batch, history_len, hidden_dim)`.
+        history_mask: bool tensor `(batch, history_len)`.
+        training: bool.
+
+    Returns:
+        float32 scores `(batch, cands)`.
+    """
+
+    uses_history = True
+
+    def __init__(
+        self,
+        vocab_size,
+        emb_dim,
+        hidden_dim,
+        num_heads=4,
+        num_transformer_layers=1,
+        ffn_dim=0,
+        dropout=0.0,
+        long_term_mask_rate=0.5,
+        seed=None,
+        init_stddev=0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_size = int(vocab_size)
+        self.emb_dim = int(emb_dim)
+        self.hidden_dim = int(hidden_dim)
+        self.num_heads = int(num_heads)
+        self.num_transformer_layers = int(num_transformer_layers)
+        self.ffn_dim = int(ffn_dim)
+        self.dropout = float(dropout)
+        self.long_term_mask_rate = float(long_term_mask_rate)
+        self.seed = seed
+        self.init_stddev = float(init_stddev)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, context_shape, units_shape=None, vector_shape=None, history_vector_shape=None, history_mask_shape=None):
+        d = self.hidden_dim
+        self.utterance_encoder = UtteranceEncoder(
+            self.vocab_size,
+            self.emb_dim,
+            d,
+            self.num_heads,
+            num_layers=self.num_transformer_layers,
+            ffn_dim=self.ffn_dim,
+            dropout=self.dropout,
+            init_stddev=self.init_stddev,
+            dtype=self.dtype_policy,
+            name="utterance_encoder",
+        )
+        self.utterance_encoder.build(tuple(context_shape))
+        self.context_pooling = ContextPooling(dtype=self.dtype_policy, name="context_pooling")
+        self.long_term = dense(self, d, "long_term")
+        self.long_term.build((None, d))
+        self.short_term_gru = gru(self, d, "short_term_gru", return_sequences=False)
+        self.short_term_gru.build((None, None, d))
+        self.built = True
+
+    def call(self, context, units, vector, history_vector, history_mask, training=False):
+        word_mask = ops.not_equal(context, specs.PAD_ID)
+        encoded = self.utterance_encoder(context, padding_mask=word_mask, training=training)
+        long_term = self.long_term(self.context_pooling(encoded, word_mask))  # u_l, replaces the user embedding
+        if training and self.long_term_mask_rate > 0:
+            keep = keras.random.uniform(
+                (ops.shape(long_term)[0], 1), seed=self.seed_generator, dtype="float32"
+            ) >= self.long_term_mask_rate
+            long_term = long_term * ops.cast(keep, long_term.dtype)
+        history = ops.cast(history_vector, long_term.dtype)
+        user = self.short_term_gru(
+            history, mask=ops.cast(history_mask, "bool"), initial_state=[long_term], training=training
+        )  # LSTUR-ini
+        candidates = ops.cast(vector, "float32")
+        logits = ops.einsum("bd,bnd->bn", ops.cast(user, "float32"), candidates) * dot_scale(self.hidden_dim)
+        return ops.sigmoid(logits)
+
+    def compute_output_spec(self, context, units, vector, history_vector, history_mask, training=False):
+        return keras.KerasTensor((context.shape[0], vector.shape[1]), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "emb_dim": self.emb_dim,
+                "hidden_dim": self.hidden_dim,
+                "num_heads": self.num_heads,
+                "num_transformer_layers": self.num_transformer_layers,
+                "ffn_dim": self.ffn_dim,
+                "dropout": self.dropout,
+                "long_term_mask_rate": self.long_term_mask_rate,
+                "seed": self.seed,
+                "init_stddev": self.init_stddev,
+            }
+        )
+        return config
+
+
+def build_lstur(config, return_attention=False):
+    """LSTUR-ini for a `stickerchat.config.Config`."""
+    m = config.model
+    matcher = LSTURMatcher(
+        **text_kwargs(config), name="matcher",
+        num_heads=m.num_heads,
+        num_transformer_layers=m.num_transformer_layers,
+        ffn_dim=m.ffn_dim,
+        dropout=m.dropout,
+        seed=config.data.seed,
+    )
+    return StickerRanker.from_stickerchat_config(config, matcher, name="lstur")

@@ -1,0 +1,186 @@
+"""PSAC: positional self-attention with co-attention, answering with a sticker."""
+
+import keras
+from keras import ops
+
+from stickerchat import specs
+from stickerchat.layers import SinusoidalPositionEncoding, TransformerBlock, UtteranceEncoder, masked_mean
+from stickerchat.models.baselines.common import StickerRanker, attend, dense, dot_scale, text_kwargs
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class PSACMatcher(keras.layers.Layer):
+    """Positional Self-Attention with Co-attention (PSAC), over sticker candidates.
+
+    Li, Song, Gao, Liu, Huang, He and Gan, "Beyond RNNs: Positional
+    Self-Attention with Co-Attention for Video Question Answering", AAAI
+    2019.
+
+    PSAC replaces RNNs by positional self-attention (PSA: sinusoidal
+    positions + multi-head self-attention blocks) over the video frames and
+    over the question words, then couples them with *video-question
+    co-attention*: the question words attend to the frames and the frames
+    attend to the question words (scaled dot-product attention with learned
+    query/key/value projections), each added to its sequence as a residual.
+    The two sequences are mean-pooled, fused by element-wise product and a
+    ReLU layer, and an output layer gives the answer distribution.
+
+    Adapted (§6.2 of the PESRS paper: "we replace the output probability on
+    the vocabulary size with the probability on candidate sticker set"):
+
+    * the question is the whole dialog context: every utterance is encoded
+      by the shared `UtteranceEncoder` (embedding + sinusoidal positions +
+      Transformer blocks: PSA over words, positions restart at each
+      utterance), and the words of all utterances form one sequence;
+    * the "video" is the candidate sticker: the p² units of its map O
+      (row-major) are the frames, with sinusoidal positions and a shared
+      `TransformerBlock` (PSA over units);
+    * co-attention and fusion as above, per candidate (vectorised);
+    * the output layer gives one logit per candidate and the score is the
+      softmax over the candidates (the probability of each sticker being the
+      answer), in float32.
+
+    Args:
+        vocab_size, emb_dim, hidden_dim, num_heads: int. Text sizes.
+        num_transformer_layers: int. PSA blocks (words and units).
+        ffn_dim: int. Feed-forward inner size; 0 means `hidden_dim`.
+        dropout: float. Dropout of the PSA blocks.
+        init_stddev: float. Truncated-normal std. Defaults to 0.02.
+
+    Call args:
+        context: int tensor `(batch, turns, words)`.
+        units: tensor `(batch, cands, p*p, hidden_dim)`: the frames.
+        vector: tensor `(batch, cands, hidden_dim)` (unused).
+
+    Returns:
+        float32 scores `(batch, cands)`: probabilities summing to 1.
+    """
+
+    uses_history = False
+
+    def __init__(
+        self,
+        vocab_size,
+        emb_dim,
+        hidden_dim,
+        num_heads=4,
+        num_transformer_layers=1,
+        ffn_dim=0,
+        dropout=0.0,
+        init_stddev=0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_size = int(vocab_size)
+        self.emb_dim = int(emb_dim)
+        self.hidden_dim = int(hidden_dim)
+        self.num_heads = int(num_heads)
+        self.num_transformer_layers = int(num_transformer_layers)
+        self.ffn_dim = int(ffn_dim)
+        self.dropout = float(dropout)
+        self.init_stddev = float(init_stddev)
+
+    def build(self, context_shape, units_shape, vector_shape=None):
+        d = self.hidden_dim
+        layers = max(1, self.num_transformer_layers)
+        self.question_encoder = UtteranceEncoder(
+            self.vocab_size,
+            self.emb_dim,
+            d,
+            self.num_heads,
+            num_layers=layers,
+            ffn_dim=self.ffn_dim,
+            dropout=self.dropout,
+            init_stddev=self.init_stddev,
+            dtype=self.dtype_policy,
+            name="question_encoder",
+        )
+        self.question_encoder.build(tuple(context_shape))
+        self.frame_position = SinusoidalPositionEncoding(dtype=self.dtype_policy, name="frame_position")
+        self.frame_blocks = []
+        for i in range(layers):
+            block = TransformerBlock(
+                d,
+                self.num_heads,
+                ffn_dim=self.ffn_dim,
+                dropout=self.dropout,
+                init_stddev=self.init_stddev,
+                dtype=self.dtype_policy,
+                name=f"frame_block_{i}",
+            )
+            block.build((None, None, d))
+            self.frame_blocks.append(block)
+        for side in ("question_to_frames", "frames_to_question"):
+            for part in ("query", "key", "value"):
+                layer = dense(self, d, f"{side}_{part}")
+                layer.build((None, None, d))
+                setattr(self, f"{side}_{part}", layer)
+        self.fusion = dense(self, d, "fusion", activation="relu")
+        self.fusion.build((None, None, d))
+        self.output_logit = dense(self, 1, "output_logit", dtype="float32")
+        self.output_logit.build((None, None, d))
+        self.built = True
+
+    def _co_attend(self, side, queries, keys, key_mask, query_pattern, key_pattern, out_pattern):
+        q = getattr(self, f"{side}_query")(queries)
+        k = getattr(self, f"{side}_key")(keys)
+        v = getattr(self, f"{side}_value")(keys)
+        logits = ops.einsum(f"{query_pattern},{key_pattern}->{out_pattern}", q, k) * dot_scale(self.hidden_dim)
+        return attend(logits, key_mask, v), v
+
+    def call(self, context, units, vector=None, training=False):
+        turns, words = context.shape[1], context.shape[2]
+        n, num_units, d = units.shape[1], units.shape[2], units.shape[3]
+        word_mask = ops.not_equal(context, specs.PAD_ID)
+        question = self.question_encoder(context, padding_mask=word_mask, training=training)
+        question = ops.reshape(question, (-1, turns * words, d))  # (batch, T*L, d)
+        question_mask = ops.reshape(word_mask, (-1, turns * words))
+        frames = self.frame_position(ops.reshape(ops.cast(units, question.dtype), (-1, num_units, d)))
+        for block in self.frame_blocks:
+            frames = block(frames, training=training)
+        frames = ops.reshape(frames, (-1, n, num_units, d))
+        # Question words attend to the frames of each candidate.
+        weights, values = self._co_attend("question_to_frames", question, frames, None, "bid", "bnjd", "bnij")
+        question_co = question[:, None] + ops.einsum("bnij,bnjd->bnid", weights, values)
+        # Frames attend to the question words.
+        weights, values = self._co_attend(
+            "frames_to_question", frames, question, question_mask[:, None, None, :], "bnjd", "bid", "bnji"
+        )
+        frames_co = frames + ops.einsum("bnji,bid->bnjd", weights, values)
+        pooled_question = masked_mean(question_co, question_mask[:, None, :], axis=-2)  # (batch, cands, d)
+        pooled_frames = ops.mean(frames_co, axis=-2)
+        fused = self.fusion(pooled_question * pooled_frames)
+        logits = ops.squeeze(self.output_logit(ops.cast(fused, "float32")), -1)  # (batch, cands)
+        return ops.softmax(logits, axis=-1)  # probability over the candidate stickers
+
+    def compute_output_spec(self, context, units, vector=None, training=False):
+        return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "emb_dim": self.emb_dim,
+                "hidden_dim": self.hidden_dim,
+                "num_heads": self.num_heads,
+                "num_transformer_layers": self.num_transformer_layers,
+                "ffn_dim": self.ffn_dim,
+                "dropout": self.dropout,
+                "init_stddev": self.init_stddev,
+            }
+        )
+        return config
+
+
+def build_psac(config, return_attention=False):
+    """PSAC for a `stickerchat.config.Config`."""
+    m = config.model
+    matcher = PSACMatcher(
+        **text_kwargs(config), name="matcher",
+        num_heads=m.num_heads,
+        num_transformer_layers=m.num_transformer_layers,
+        ffn_dim=m.ffn_dim,
+        dropout=m.dropout,
+    )
+    return StickerRanker.from_stickerchat_config(config, matcher, name="psac")
