@@ -166,7 +166,9 @@ class StickerRanker(_FunctionalModel):
             dtype=dtype,
             name="sticker_encoder",
         )
-        self.emoji_classifier = EmojiClassifier(num_emoji, init_stddev=init_stddev, dtype=dtype, name="emoji_classifier")
+        self.emoji_classifier = EmojiClassifier(
+            num_emoji, init_stddev=init_stddev, dtype=dtype, name="emoji_classifier"
+        )
         self.matcher = matcher
 
         # === Functional Model ===

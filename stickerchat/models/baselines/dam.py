@@ -185,10 +185,11 @@ def build_dam(config, return_attention=False):
     """DAM for a `stickerchat.config.Config`: `max(2, num_transformer_layers)` stacked blocks."""
     m = config.model
     matcher = DAMMatcher(
-        **text_kwargs(config), name="matcher",
+        **text_kwargs(config),
         num_heads=m.num_heads,
         num_layers=max(2, m.num_transformer_layers),
         ffn_dim=m.ffn_dim,
         dropout=m.dropout,
+        name="matcher",
     )
     return StickerRanker.from_stickerchat_config(config, matcher, name="dam")

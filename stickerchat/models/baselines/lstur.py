@@ -94,7 +94,9 @@ class LSTURMatcher(keras.layers.Layer):
         self.init_stddev = float(init_stddev)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def build(self, context_shape, units_shape=None, vector_shape=None, history_vector_shape=None, history_mask_shape=None):
+    def build(
+        self, context_shape, units_shape=None, vector_shape=None, history_vector_shape=None, history_mask_shape=None
+    ):
         d = self.hidden_dim
         self.utterance_encoder = UtteranceEncoder(
             self.vocab_size,
@@ -159,11 +161,12 @@ def build_lstur(config, return_attention=False):
     """LSTUR-ini for a `stickerchat.config.Config`."""
     m = config.model
     matcher = LSTURMatcher(
-        **text_kwargs(config), name="matcher",
+        **text_kwargs(config),
         num_heads=m.num_heads,
         num_transformer_layers=m.num_transformer_layers,
         ffn_dim=m.ffn_dim,
         dropout=m.dropout,
         seed=config.data.seed,
+        name="matcher",
     )
     return StickerRanker.from_stickerchat_config(config, matcher, name="lstur")

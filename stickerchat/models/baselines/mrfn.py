@@ -190,5 +190,7 @@ class MRFNMatcher(keras.layers.Layer):
 def build_mrfn(config, return_attention=False):
     """MRFN (FLS) for a `stickerchat.config.Config`."""
     m = config.model
-    matcher = MRFNMatcher(**text_kwargs(config), name="matcher", num_heads=m.num_heads, ffn_dim=m.ffn_dim, dropout=m.dropout)
+    matcher = MRFNMatcher(
+        **text_kwargs(config), num_heads=m.num_heads, ffn_dim=m.ffn_dim, dropout=m.dropout, name="matcher"
+    )
     return StickerRanker.from_stickerchat_config(config, matcher, name="mrfn")

@@ -177,10 +177,11 @@ def build_psac(config, return_attention=False):
     """PSAC for a `stickerchat.config.Config`."""
     m = config.model
     matcher = PSACMatcher(
-        **text_kwargs(config), name="matcher",
+        **text_kwargs(config),
         num_heads=m.num_heads,
         num_transformer_layers=m.num_transformer_layers,
         ffn_dim=m.ffn_dim,
         dropout=m.dropout,
+        name="matcher",
     )
     return StickerRanker.from_stickerchat_config(config, matcher, name="psac")

@@ -145,4 +145,5 @@ class SMNMatcher(keras.layers.Layer):
 
 def build_smn(config, return_attention=False):
     """SMN for a `stickerchat.config.Config` (it has no attention outputs)."""
-    return StickerRanker.from_stickerchat_config(config, SMNMatcher(**text_kwargs(config), name="matcher"), name="smn")
+    matcher = SMNMatcher(**text_kwargs(config), name="matcher")
+    return StickerRanker.from_stickerchat_config(config, matcher, name="smn")

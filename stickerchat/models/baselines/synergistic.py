@@ -194,10 +194,11 @@ def build_synergistic(config, return_attention=False):
     """Synergistic for a `stickerchat.config.Config` (top 3 candidates re-ranked)."""
     m = config.model
     matcher = SynergisticMatcher(
-        **text_kwargs(config), name="matcher",
+        **text_kwargs(config),
         num_heads=m.num_heads,
         num_transformer_layers=m.num_transformer_layers,
         ffn_dim=m.ffn_dim,
         dropout=m.dropout,
+        name="matcher",
     )
     return StickerRanker.from_stickerchat_config(config, matcher, name="synergistic")
