@@ -303,7 +303,7 @@ class Recommender:
         if data_dir is not None:
             config.data_dir = data_dir
         model = keras.saving.load_model(model_path, safe_mode=True)
-        corpus = data_lib.load_corpus(config.data_dir, config.data)
+        corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=False)
         return cls(model, config, corpus, cache_file=cache_file, model_sha256=file_sha256(model_path), use_cache=use_cache)
 
     # ------------------------------------------------------------------ encoding

@@ -26,3 +26,20 @@ def _reset_dtype_policy():
         import keras
 
         keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A PESRS model trained for 20 steps (`test` preset) on the demo corpus, shared by a session.
+
+    Used by the recommender, export and notebook tests; read-only for them
+    (copy it before changing anything in it).
+    """
+    from stickerchat.flags import resolve_config
+    from stickerchat.training import trainer
+
+    model_dir = str(tmp_path_factory.mktemp("tiny_pesrs"))
+    config = resolve_config("test", None, "pesrs", train_steps=20, eval_every=20, eval_batches=1)
+    config = config.replace(**{"train.attention_images": 0})
+    trainer.train(config, model_dir, verbose=0)
+    return model_dir
