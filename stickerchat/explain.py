@@ -131,6 +131,14 @@ def explain_example(recommender, split: str, position: int) -> Explanation:
     return _explain_encoded(recommender, ex["context"], *history, ex["candidate_ids"], words, label=ex["label"])
 
 
+def pick_examples(recommender, split: str = "test", count: int = 3, min_history: int = 1) -> List[int]:
+    """Positions of the first `count` examples of a split with at least `min_history` history items."""
+    data = recommender.corpus.split(split)
+    lengths = (data.history >= 0).sum(axis=1)
+    chosen = [int(i) for i in np.flatnonzero(lengths >= min_history)[:count]]
+    return chosen or list(range(min(count, len(data))))
+
+
 def figure10(explanation: Explanation, num_others: int = 3):
     """The chosen sticker and `num_others` other candidates with τ_s overlaid (Figure 10)."""
     e = explanation
