@@ -29,6 +29,7 @@ OVERRIDES = (
     ("emb_dim", "model.emb_dim", int, "Word embedding size (paper: 100)."),
     ("num_heads", "model.num_heads", int, "Attention heads."),
     ("dropout", "model.dropout", float, "Dropout rate."),
+    ("init_stddev", "model.init_stddev", float, "Std of the truncated-normal initialiser (paper: 0.02)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
     ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),
