@@ -1,0 +1,228 @@
+"""The tf.data pipeline: batches of `(inputs, targets[, meta])` per `stickerchat.specs`.
+
+`make_dataset` starts from the split's example positions (`Dataset.range`),
+shuffles them (training: seeded, reshuffled each epoch, deterministic given
+`DataConfig.seed`; evaluation: file order, every example), batches the
+positions and maps `gather_op` over each batch: one `tf.numpy_function` that
+gathers the encoded context, candidates, history and images of the batch
+from the corpus arrays and the packed sticker file (`StickerStore.gather`),
+in parallel (`num_parallel_calls=AUTOTUNE`, deterministic order) and
+prefetched. Memory stays bounded: only positions flow through the pipeline,
+and each batch reads its own image rows.
+
+`batch_features` is the same gathering in numpy (for tests and tools) and
+`encode_example` builds the model inputs of one raw dialog for a recommender.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from typing import Dict, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from stickerchat import specs
+from stickerchat.data.corpus import Corpus
+
+# The order of the arrays returned by `batch_features` / `gather_op`.
+_ORDER = specs.INPUT_NAMES + specs.TARGET_NAMES + specs.META_NAMES
+
+# A tf.data iterator still alive when the interpreter exits keeps calling
+# `tf.numpy_function` from its prefetch threads; a call that starts during
+# interpreter finalisation never returns and the process hangs at exit. At exit
+# (before finalisation) the gathering function therefore starts failing fast,
+# which stops the pipelines, and in-flight calls get a moment to finish.
+_SHUTTING_DOWN = threading.Event()
+
+
+@atexit.register
+def _stop_pipelines() -> None:
+    _SHUTTING_DOWN.set()
+    time.sleep(0.2)
+
+
+def _data_config(config):
+    return getattr(config, "data", config)
+
+
+def _check_shapes(corpus: Corpus, data_config) -> None:
+    for field in ("context_len", "max_words", "num_candidates", "history_len", "image_size"):
+        mine, theirs = getattr(corpus.config, field), getattr(data_config, field)
+        if mine != theirs:
+            raise ValueError(
+                f"The corpus was loaded with {field}={mine} but the dataset is asked for {field}={theirs}: "
+                "load the corpus with the same DataConfig."
+            )
+
+
+def all_specs(data_config) -> Dict[str, specs.FeatureSpec]:
+    """Inputs, targets and meta specs in one dict (names are distinct)."""
+    return {**specs.input_specs(data_config), **specs.target_specs(data_config), **specs.meta_specs(data_config)}
+
+
+def batch_features(corpus: Corpus, split: str, positions: Sequence[int]) -> Dict[str, np.ndarray]:
+    """All features of some examples of a split, as numpy arrays.
+
+    Args:
+        corpus: Corpus.
+        split: str. `train`, `val` or `test`.
+        positions: Sequence[int]. Example positions within the split.
+
+    Returns:
+        Dict name -> array with a leading batch dimension, for every name of
+        `specs.INPUT_NAMES + TARGET_NAMES + META_NAMES`, dtypes per the specs.
+    """
+    data = corpus.split(split)
+    positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+    rows = data.index[positions]
+    history = data.history[positions]  # (b, H) example-table rows, -1 padding
+    mask = history >= 0
+    safe = np.where(mask, history, 0)
+    history_context = corpus.contexts[safe] * mask[..., None, None].astype(np.int32)
+    history_rows = np.where(mask, corpus.selected_rows[safe], -1)
+    return {
+        specs.CONTEXT: corpus.contexts[rows],
+        specs.CANDIDATE_IMAGES: corpus.store.gather(data.candidate_rows[positions]),
+        specs.HISTORY_CONTEXT: history_context.astype(np.int32),
+        specs.HISTORY_IMAGES: corpus.store.gather(history_rows),
+        specs.HISTORY_MASK: mask,
+        specs.LABEL: data.label[positions],
+        specs.CANDIDATE_EMOJI: data.candidate_emoji[positions],
+        specs.EXAMPLE: data.line[positions],
+        specs.USER: corpus.users[rows],
+        specs.CANDIDATE_IDS: data.candidate_ids[positions],
+    }
+
+
+def gather_op(corpus: Corpus, split: str, positions: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """TF op: the features of a batch of positions (a 1-D int64 tensor).
+
+    Works eagerly and inside `tf.data.Dataset.map`; shapes are set from the
+    specs with an unknown batch dimension.
+    """
+    feature_specs = all_specs(corpus.config)
+
+    def _numpy(p):
+        if _SHUTTING_DOWN.is_set():
+            raise RuntimeError("the interpreter is exiting: stickerchat input pipelines are stopped")
+        features = batch_features(corpus, split, p)
+        return [features[name].astype(feature_specs[name].dtype, copy=False) for name in _ORDER]
+
+    outputs = tf.numpy_function(
+        _numpy, [positions], [tf.as_dtype(feature_specs[name].dtype) for name in _ORDER], stateful=False
+    )
+    result = {}
+    for name, tensor in zip(_ORDER, outputs):
+        tensor.set_shape((None,) + tuple(feature_specs[name].shape))
+        result[name] = tensor
+    return result
+
+
+def _split_structure(features: Dict[str, tf.Tensor], with_meta: bool):
+    inputs = {name: features[name] for name in specs.INPUT_NAMES}
+    targets = {name: features[name] for name in specs.TARGET_NAMES}
+    if with_meta:
+        return inputs, targets, {name: features[name] for name in specs.META_NAMES}
+    return inputs, targets
+
+
+def make_dataset(
+    corpus: Corpus,
+    split: str,
+    config,
+    *,
+    training: bool,
+    batch_size: Optional[int] = None,
+    with_meta: bool = False,
+    repeat: bool = False,
+    shuffle_buffer: Optional[int] = None,
+) -> tf.data.Dataset:
+    """Batches of one split as a `tf.data.Dataset`.
+
+    Args:
+        corpus: Corpus. Loaded with the same data shapes as `config`.
+        split: str. `train`, `val` or `test`.
+        config: Config or DataConfig. `data` gives shapes and the seed; a
+            `Config` also gives the default batch size and shuffle buffer.
+        training: bool. Shuffle (seeded, reshuffled each epoch) and drop the
+            last partial batch; False keeps file order and every example.
+        batch_size: Optional[int]. Default `config.train.batch_size`.
+        with_meta: bool. Also yield the `meta` dict (example, user,
+            candidate_ids).
+        repeat: bool. Repeat forever (each epoch reshuffled when training).
+        shuffle_buffer: Optional[int]. Default `config.train.shuffle_buffer`,
+            else the whole split. Only positions are buffered (8 bytes each).
+
+    Returns:
+        tf.data.Dataset of `(inputs, targets)` or `(inputs, targets, meta)`.
+    """
+    data_config = _data_config(config)
+    _check_shapes(corpus, data_config)
+    train_config = getattr(config, "train", None)
+    if batch_size is None:
+        if train_config is None:
+            raise ValueError("batch_size is required when config is a DataConfig")
+        batch_size = train_config.batch_size
+    n = corpus.num_examples(split)
+    if n == 0:
+        raise ValueError(f"split '{split}' of {corpus.data_dir} has no examples")
+    dataset = tf.data.Dataset.range(n)
+    if training:
+        buffer = shuffle_buffer or (train_config.shuffle_buffer if train_config is not None else n)
+        dataset = dataset.shuffle(min(max(buffer, 1), n), seed=data_config.seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+    dataset = dataset.map(
+        lambda p: _split_structure(gather_op(corpus, split, p), with_meta),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def encode_example(
+    corpus: Corpus,
+    utterances: Sequence[Optional[str]],
+    history: Iterable[Tuple[Sequence[Optional[str]], int]] = (),
+    candidate_ids: Sequence[int] = (),
+) -> Dict[str, np.ndarray]:
+    """Model inputs of one raw dialog (batch dimension 1), for a recommender.
+
+    Args:
+        corpus: Corpus. Gives the vocabulary, the shapes and the sticker images.
+        utterances: Sequence[Optional[str]]. The dialog, oldest first, words
+            separated by spaces (encoded as `corpus.encode_context`).
+        history: Iterable of `(utterances, sticker_id)`: the user's earlier
+            selections, oldest first; the last `history_len` are kept.
+        candidate_ids: Sequence[int]. Stickers to score, in this order (a
+            model built from the specs expects `num_candidates` of them).
+
+    Returns:
+        Dict of the `specs.INPUT_NAMES` arrays with a leading dimension of 1.
+
+    Raises:
+        KeyError: a sticker id that the corpus does not hold.
+    """
+    c = corpus.config
+    history = list(history)[-c.history_len :] if c.history_len else []
+    candidate_ids = [int(s) for s in candidate_ids]
+    s = c.image_size
+    history_context = np.zeros((c.history_len, c.context_len, c.max_words), np.int32)
+    history_rows = np.full((c.history_len,), -1, np.int64)
+    mask = np.zeros((c.history_len,), bool)
+    for j, (past, sticker_id) in enumerate(history):
+        history_context[j] = corpus.encode_context(past)
+        history_rows[j] = corpus.store.row(sticker_id)
+        mask[j] = True
+    candidate_rows = corpus.store.rows(candidate_ids) if candidate_ids else np.zeros((0,), np.int64)
+    return {
+        specs.CONTEXT: corpus.encode_context(utterances)[None],
+        specs.CANDIDATE_IMAGES: corpus.store.gather(candidate_rows).reshape(1, len(candidate_ids), s, s, 3),
+        specs.HISTORY_CONTEXT: history_context[None],
+        specs.HISTORY_IMAGES: corpus.store.gather(history_rows)[None],
+        specs.HISTORY_MASK: mask[None],
+    }

@@ -1,0 +1,103 @@
+"""Word and emoji-label vocabularies (`vocab`, `emoji_vocab` of a data directory).
+
+Both files hold one token per line, most frequent first. The corpus description
+says "one word per line" while the authors' loader kept only lines of exactly
+two whitespace-separated fields (`token count`); both forms are accepted, also
+mixed in one file. A line with three or more fields is an error that names the
+file and line. Blank lines are ignored. Id 0 is `<pad>` and id 1 `<unk>`
+(`stickerchat.specs.PAD_ID`, `UNK_ID`); the file's tokens follow in file order
+(a file that lists `<pad>`/`<unk>` itself, or a token twice, keeps the first id).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterable, List, Sequence
+
+import numpy as np
+
+from stickerchat import specs
+from stickerchat.data.errors import DataError
+
+
+class Vocab:
+    """A token <-> id map with reserved `<pad>` = 0 and `<unk>` = 1.
+
+    Args:
+        tokens: Sequence[str]. Tokens in id order, without the reserved ones
+            (they are skipped if present).
+        name: str. Where the tokens came from, for messages.
+    """
+
+    def __init__(self, tokens: Iterable[str], name: str = "vocab"):
+        self.name = name
+        self._tokens: List[str] = [specs.PAD_TOKEN, specs.UNK_TOKEN]
+        self._ids: Dict[str, int] = {specs.PAD_TOKEN: specs.PAD_ID, specs.UNK_TOKEN: specs.UNK_ID}
+        for token in tokens:
+            if token not in self._ids:
+                self._ids[token] = len(self._tokens)
+                self._tokens.append(token)
+
+    @classmethod
+    def from_file(cls, path: str) -> "Vocab":
+        """Reads a vocabulary file in `token` or `token count` line form.
+
+        Raises:
+            DataError: the file is missing, or a line has 3+ fields or a
+                non-integer count (the message names file and line).
+        """
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: vocabulary file not found", "vocab_missing")
+        tokens = []
+        with open(path, encoding="utf-8") as f:
+            for line_number, line in enumerate(f, start=1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) > 2:
+                    raise DataError(
+                        f"{path}:{line_number}: expected 'token' or 'token count', got {len(fields)} fields: {line.rstrip()!r}",
+                        "malformed_vocab_line",
+                    )
+                if len(fields) == 2:
+                    try:
+                        int(fields[1])
+                    except ValueError:
+                        raise DataError(
+                            f"{path}:{line_number}: the count {fields[1]!r} of token {fields[0]!r} is not an integer",
+                            "malformed_vocab_line",
+                        ) from None
+                tokens.append(fields[0])
+        return cls(tokens, name=path)
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self._ids
+
+    @property
+    def tokens(self) -> List[str]:
+        """All tokens in id order, `<pad>` and `<unk>` first."""
+        return list(self._tokens)
+
+    @property
+    def token_to_id(self) -> Dict[str, int]:
+        """The token -> id dict (read only by convention; fast path for loaders)."""
+        return self._ids
+
+    def lookup(self, token: str) -> int:
+        """Id of `token`; `UNK_ID` when unknown."""
+        return self._ids.get(token, specs.UNK_ID)
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        """Ids of `tokens` as an int32 array (unknown tokens -> `UNK_ID`)."""
+        get = self._ids.get
+        return np.asarray([get(t, specs.UNK_ID) for t in tokens], dtype=np.int32)
+
+    def decode(self, ids: Iterable[int]) -> List[str]:
+        """Tokens of `ids`, padding dropped."""
+        return [self._tokens[int(i)] for i in ids if int(i) != specs.PAD_ID]
+
+    def __repr__(self) -> str:
+        return f"Vocab({self.name!r}, size={len(self)})"
