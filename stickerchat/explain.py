@@ -24,6 +24,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from stickerchat import specs, visualize
+from stickerchat.models.pesrs import CANDIDATE_STICKER_VECTOR
 from stickerchat.recommender import MATCH_BATCH, predict_in_blocks
 
 
@@ -74,7 +75,8 @@ class Explanation:
 
 def _explain_encoded(recommender, context, history_context, history_ids, history_mask, candidate_ids, words, label=None):
     inputs, n = recommender.encoded_matcher_inputs(context, history_context, history_ids, history_mask, candidate_ids)
-    outputs = predict_in_blocks(recommender.attention_matcher(), inputs, MATCH_BATCH)
+    width = int(inputs[CANDIDATE_STICKER_VECTOR].shape[1])
+    outputs = predict_in_blocks(recommender.attention_matcher(width), inputs, MATCH_BATCH)
 
     def flat(name):
         value = np.asarray(outputs[name], np.float32)

@@ -23,14 +23,16 @@ Scoring is split along the model's own seam (`stickerchat.models.pesrs`):
   stored in the file).
 * The matcher (`model.matcher`, Eq. 2–32) scores the cached features of the
   candidates for the encoded dialog and user history. Its inputs have a fixed
-  number of candidates C (`DataConfig.num_candidates`), so any number of
-  candidates is scored as rows of C (the dialog and history repeated per
-  row; the last row padded with copies of the first candidate, whose extra
-  scores are dropped). In PESRS a candidate's score does not depend on the
-  other candidates of its row (the interaction, fusion and gated fusion are
-  per candidate; the memory read depends on the dialog and history only), so
-  the scores do not depend on C or on the order of the candidates; the tests
-  check this.
+  number of candidates C (`DataConfig.num_candidates`); the weights of a
+  `StickerMatcher` do not depend on that number, so for more candidates a
+  copy of the matcher with a wider candidate axis (C·2^k, at most 64·C) is
+  built once per width with the same weights, and the dialog and history are
+  encoded once per row instead of once per C candidates. The last row is
+  padded with copies of the first candidate, whose scores are dropped. In
+  PESRS a candidate's score does not depend on the other candidates of its
+  row (the interaction, fusion and gated fusion are per candidate; the memory
+  read depends on the dialog and history only), so the scores do not depend
+  on the row width or on the order of the candidates; the tests check this.
 
 With `use_cache=False` every call re-encodes the stickers it needs (what the
 full model does); `benchmarks/recommend.py` compares both.
@@ -52,7 +54,8 @@ MODEL_FILE = "model.keras"
 DEFAULT_CACHE_FILE = "sticker_features.npz"
 CACHE_FORMAT = "stickerchat-sticker-features-v1"
 ENCODE_BATCH = 64  # stickers per sticker-encoder call
-MATCH_BATCH = 32  # rows of C candidates per matcher call
+MATCH_BATCH = 32  # matcher rows per call
+MAX_ROW_FACTOR = 64  # a matcher row holds at most 64 * C candidates
 
 StickerId = Union[int, str]
 History = Sequence[Tuple[Sequence[str], StickerId]]
@@ -263,7 +266,7 @@ class Recommender:
             self.cache = FeatureCache(model_sha256)
         self._known_ids = None
         self._encoder = None
-        self._attention_matcher = None
+        self._matchers = {}
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -449,7 +452,7 @@ class Recommender:
         candidate_ids = [int(i) for i in candidate_ids]
         history_ids = [int(i) for i in history_ids]
         history_mask = np.asarray(history_mask, bool)
-        n, c = len(candidate_ids), self.num_candidates
+        n, c = len(candidate_ids), self.row_width(len(candidate_ids))
         rows = math.ceil(n / c)
         padded = candidate_ids + [candidate_ids[0]] * (rows * c - n)
         maps, vectors = self.sticker_features(padded + history_ids)
@@ -534,7 +537,8 @@ class Recommender:
         """`(candidate ids, scores float32)` in the candidates' order (see `rank`)."""
         ids = self._candidate_ids(candidates, sticker_set)
         inputs, n = self.matcher_inputs(dialog, user_history, ids)
-        scores = np.asarray(predict_in_blocks(self.model.matcher, inputs, MATCH_BATCH)[specs.SCORES], np.float32)
+        matcher = self.matcher_for(self.row_width(n))
+        scores = np.asarray(predict_in_blocks(matcher, inputs, MATCH_BATCH)[specs.SCORES], np.float32)
         return ids, scores.reshape(-1)[:n]
 
     def rank(
@@ -572,17 +576,34 @@ class Recommender:
             order = order[:top_k]
         return [(ids[k], float(scores[k])) for k in order]
 
-    def attention_matcher(self):
-        """A copy of the matcher (same weights) that also returns τ_u, τ_s, δ and the gate."""
-        if self._attention_matcher is None:
+    def row_width(self, count: int) -> int:
+        """Candidates per matcher row for `count` candidates: C·2^k ≥ count, at most 64·C."""
+        width = self.num_candidates
+        while width < count and width < MAX_ROW_FACTOR * self.num_candidates:
+            width *= 2
+        return width
+
+    def matcher_for(self, width: int, return_attention: bool = False):
+        """The matcher with `width` candidates per row (the model's own for C), same weights.
+
+        With `return_attention=True` it also returns τ_u, τ_s, δ and the gate.
+        """
+        if width == self.num_candidates and not return_attention:
+            return self.model.matcher
+        key = (width, return_attention)
+        if key not in self._matchers:
             from stickerchat.models.pesrs import StickerMatcher
 
-            config = dict(self.model.matcher.get_config(), return_attention=True)
+            config = dict(self.model.matcher.get_config(), num_candidates=width, return_attention=return_attention)
             config.pop("name", None)
             matcher = StickerMatcher.from_config(config)
             matcher.set_weights(self.model.matcher.get_weights())
-            self._attention_matcher = matcher
-        return self._attention_matcher
+            self._matchers[key] = matcher
+        return self._matchers[key]
+
+    def attention_matcher(self, width: Optional[int] = None):
+        """`matcher_for(width or C, return_attention=True)`."""
+        return self.matcher_for(width or self.num_candidates, return_attention=True)
 
 
 def default_cache_file(model_dir: str) -> str:

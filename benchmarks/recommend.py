@@ -1,0 +1,122 @@
+"""Recommender latency with and without the sticker-feature cache (run by hand).
+
+    python -m benchmarks.recommend [--model_dir=runs/demo_pesrs] [--repeats=20]
+
+Without `--model_dir`, trains a PESRS briefly with the `cpu` preset on the
+demo corpus (`--train_steps`) into a temporary directory. Then, in one run:
+
+* ranking 10, 50 and 1,000 candidates for one dialog (with a 5-item user
+  history): median latency over `--repeats` calls with the feature cache
+  (warm: every sticker already encoded) and without it (`use_cache=False`:
+  the sticker encoder runs on every candidate and history sticker at every
+  call, as the full model does), and their ratio. The demo corpus has ~540
+  stickers, so the 1,000 candidates are the corpus's stickers repeated
+  (each occurrence is encoded and scored, as distinct stickers would be);
+* the test split's evaluation time: the full model on the pipeline's batches
+  (what `stickerchat.evaluate` does) against `Recommender.score_split` with
+  the cache (time to fill it reported separately), with the largest score
+  difference between the two.
+
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("bench_model_dir", None, "Trained model directory (default: train one briefly).")
+flags.DEFINE_integer("bench_train_steps", 60, "Steps of the cpu-preset model trained when no model dir is given.")
+flags.DEFINE_integer("repeats", 20, "Timed calls per setting (median reported).")
+
+
+def _median_seconds(fn, repeats):
+    fn()  # warm-up (tracing, cache fill)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv):
+    del argv
+    import numpy as np
+
+    from stickerchat import specs
+    from stickerchat.data import pipeline
+    from stickerchat.flags import resolve_config
+    from stickerchat.recommender import Recommender
+    from stickerchat.training import trainer
+
+    model_dir = FLAGS.bench_model_dir
+    if model_dir is None:
+        model_dir = tempfile.mkdtemp(prefix="bench-recommend-")
+        steps = FLAGS.bench_train_steps
+        config = resolve_config("cpu", None, "pesrs", train_steps=steps, eval_every=steps, eval_batches=2)
+        start = time.perf_counter()
+        trainer.train(config, model_dir, verbose=0)
+        print(f"trained {steps} steps (cpu preset) into {model_dir} in {time.perf_counter() - start:.0f} s")
+
+    cached = Recommender.from_model_dir(model_dir)
+    uncached = Recommender(cached.model, cached.config, cached.corpus, use_cache=False)
+    corpus = cached.corpus
+    every = sorted(cached.known_sticker_ids())
+    sets = list(corpus.sticker_sets)
+    history = [([f"earlier dialog {k}"], corpus.sticker_sets[sets[k + 1]][0]) for k in range(5)]
+    dialog = ["are you coming to the party tonight ?", "yes ! i am so happy"]
+    start = time.perf_counter()
+    cached.precompute()
+    fill = time.perf_counter() - start
+
+    c = cached.config
+    rows = [
+        f"cpu preset (image {c.data.image_size}px, d={c.model.hidden_dim}, {c.data.num_candidates} candidates per matcher row), "
+        f"{len(every)} demo stickers, history of {len(history)}; median of {FLAGS.repeats} calls",
+        "",
+        "| candidates | no cache (ms) | cache (ms) | speed-up |",
+        "|-----------:|--------------:|-----------:|---------:|",
+    ]
+    for n in (10, 50, 1000):
+        candidates = (every * (n // len(every) + 1))[:n]
+        t_cache = _median_seconds(lambda: cached.rank(dialog, history, candidates=candidates), FLAGS.repeats)
+        t_full = _median_seconds(lambda: uncached.rank(dialog, history, candidates=candidates), FLAGS.repeats)
+        a = dict(cached.rank(dialog, history, candidates=candidates))
+        b = dict(uncached.rank(dialog, history, candidates=candidates))
+        assert max(abs(a[i] - b[i]) for i in a) < 1e-5
+        rows.append(f"| {n} | {1e3 * t_full:.1f} | {1e3 * t_cache:.1f} | {t_full / t_cache:.1f}× |")
+
+    # Test split: the full model on the pipeline's batches vs the cached matcher.
+    def full_eval():
+        ds = pipeline.make_dataset(corpus, "test", cached.config, training=False)
+        return np.concatenate([np.asarray(cached.model.predict_on_batch(x)[specs.SCORES]) for x, _ in ds])
+
+    full_eval()  # warm-up
+    start = time.perf_counter()
+    full_scores = full_eval()
+    t_full = time.perf_counter() - start
+    cached.score_split("test")  # warm-up
+    start = time.perf_counter()
+    cached_scores = cached.score_split("test")
+    t_cache = time.perf_counter() - start
+    diff = float(np.max(np.abs(full_scores - cached_scores)))
+    rows += [
+        "",
+        f"| test split ({len(full_scores)} examples) | full model (s) | cache (s) | speed-up |",
+        "|---|---:|---:|---:|",
+        f"| evaluation | {t_full:.2f} | {t_cache:.2f} | {t_full / t_cache:.1f}× |",
+        "",
+        f"filling the cache with all {len(every)} stickers: {fill:.2f} s (once per model; then reused from the .npz file); "
+        f"max |score difference| cached vs full on the test split: {diff:.1e}",
+    ]
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    app.run(main)
