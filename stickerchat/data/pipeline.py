@@ -101,9 +101,11 @@ def gather_op(corpus: Corpus, split: str, positions: tf.Tensor) -> Dict[str, tf.
     """TF op: the features of a batch of positions (a 1-D int64 tensor).
 
     Works eagerly and inside `tf.data.Dataset.map`; shapes are set from the
-    specs with an unknown batch dimension.
+    specs, the batch dimension from `positions` (static when the batches drop
+    their remainder, None otherwise).
     """
     feature_specs = all_specs(corpus.config)
+    positions = tf.convert_to_tensor(positions, tf.int64)
 
     def _numpy(p):
         if _SHUTTING_DOWN.is_set():
@@ -116,7 +118,7 @@ def gather_op(corpus: Corpus, split: str, positions: tf.Tensor) -> Dict[str, tf.
     )
     result = {}
     for name, tensor in zip(_ORDER, outputs):
-        tensor.set_shape((None,) + tuple(feature_specs[name].shape))
+        tensor.set_shape((positions.shape[0],) + tuple(feature_specs[name].shape))
         result[name] = tensor
     return result
 
