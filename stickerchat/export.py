@@ -125,14 +125,8 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    # `stickerchat.data.demo` (imported when the demo corpus is loaded) defines a
-    # global --out flag at import time; import it first and share that flag
-    # rather than clash with it.
-    import stickerchat.data.demo  # noqa: F401
-
     flags.DEFINE_string("model_dir", None, "A model directory written by stickerchat.train.")
-    if "out" not in FLAGS:
-        flags.DEFINE_string("out", None, "Where to write the SavedModel (e.g. export/pesrs/1 for TF Serving).")
+    flags.DEFINE_string("out", None, "Where to write the SavedModel (e.g. export/pesrs/1 for TF Serving).")
     flags.DEFINE_string("data_dir", None, "Data directory of the check batch (default: the run's own).")
     flags.DEFINE_float("atol", 1e-5, "Largest accepted |SavedModel score - Keras score|.")
     flags.DEFINE_boolean("overwrite", False, "Replace a non-empty --out.")

@@ -495,15 +495,20 @@ def format_ceiling(ceiling: Dict[str, Dict[str, float]]) -> str:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out", None, "Output directory (created).")
-flags.DEFINE_integer("seed", 0, "Seed: the bytes written depend on it only.")
-flags.DEFINE_integer("num_train", DemoSpec.num_train, "Training examples.")
-flags.DEFINE_integer("num_val", DemoSpec.num_val, "Validation examples.")
-flags.DEFINE_integer("num_test", DemoSpec.num_test, "Test examples.")
-flags.DEFINE_integer("num_sets", DemoSpec.num_sets, "Sticker sets (~22 stickers each).")
-flags.DEFINE_integer("num_users", DemoSpec.num_users, "Users.")
-flags.DEFINE_integer("npy_size", DemoSpec.npy_size, "Side of the stored sticker arrays.")
-flags.DEFINE_bool("ceiling", True, "Print the ideal rankers' expected test metrics.")
+
+
+def define_flags() -> None:
+    """The command line's flags; defined only when run as a program, so importing
+    this module (as `load_corpus(None)` does) never clashes with another tool's flags."""
+    flags.DEFINE_string("out", None, "Output directory (created).")
+    flags.DEFINE_integer("seed", 0, "Seed: the bytes written depend on it only.")
+    flags.DEFINE_integer("num_train", DemoSpec.num_train, "Training examples.")
+    flags.DEFINE_integer("num_val", DemoSpec.num_val, "Validation examples.")
+    flags.DEFINE_integer("num_test", DemoSpec.num_test, "Test examples.")
+    flags.DEFINE_integer("num_sets", DemoSpec.num_sets, "Sticker sets (~22 stickers each).")
+    flags.DEFINE_integer("num_users", DemoSpec.num_users, "Users.")
+    flags.DEFINE_integer("npy_size", DemoSpec.npy_size, "Side of the stored sticker arrays.")
+    flags.DEFINE_bool("ceiling", True, "Print the ideal rankers' expected test metrics.")
 
 
 def main(argv: Sequence[str]) -> None:
@@ -526,4 +531,5 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
