@@ -73,8 +73,8 @@ def synthetic_batch(config, batch_size: int, seed: int = 0):
         shape = (batch_size,) + spec.shape
         if spec.dtype == "uint8":
             inputs[name] = rng.integers(0, 256, size=shape, dtype=np.uint8)
-        elif spec.dtype == "bool":
-            inputs[name] = rng.random(shape) < 0.8
+        elif name == specs.HISTORY_MASK:
+            inputs[name] = (rng.random(shape) < 0.8).astype(spec.dtype)
         else:
             ids = rng.integers(2, config.model.vocab_size, size=shape).astype(spec.dtype)
             ids[rng.random(shape) < 0.3] = 0  # padding words

@@ -467,7 +467,7 @@ class Recommender:
                 np.asarray(history_context, np.int32), (rows,) + tuple(np.shape(history_context))
             ),
             HISTORY_STICKER_VECTOR: np.broadcast_to(history_vectors, (rows,) + history_vectors.shape),
-            specs.HISTORY_MASK: np.broadcast_to(history_mask, (rows,) + history_mask.shape),
+            specs.HISTORY_MASK: np.broadcast_to(history_mask.astype(np.int32), (rows,) + history_mask.shape),
         }
         return {k: np.ascontiguousarray(v) for k, v in inputs.items()}, n
 
@@ -522,7 +522,7 @@ class Recommender:
                 CANDIDATE_STICKER_VECTOR: vectors[: b * c].reshape(b, c, d),
                 specs.HISTORY_CONTEXT: history_context,
                 HISTORY_STICKER_VECTOR: history_vectors,
-                specs.HISTORY_MASK: mask,
+                specs.HISTORY_MASK: np.asarray(mask, np.int32),
             }
             out.append(np.asarray(predict_in_blocks(self.model.matcher, inputs, MATCH_BATCH)[specs.SCORES], np.float32))
         return np.concatenate(out) if out else np.zeros((0, self.num_candidates), np.float32)

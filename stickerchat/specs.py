@@ -15,7 +15,7 @@ A batch from the pipeline is a tuple `(inputs, targets)` (or
 | candidate_images  | uint8 | (batch, num_candidates, image_size, image_size, 3)|
 | history_context   | int32 | (batch, history_len, context_len, max_words)     |
 | history_images    | uint8 | (batch, history_len, image_size, image_size, 3)  |
-| history_mask      | bool  | (batch, history_len)                             |
+| history_mask      | int32 | (batch, history_len)  1 = real slot, 0 = padding |
 
 `targets` (used by the losses and metrics):
 
@@ -39,7 +39,10 @@ Conventions:
   utterances (all-zero rows) come *after* the real ones; words are
   left-aligned within an utterance.
 * History slots are in chronological order, oldest first, padded slots after
-  the real ones; `history_mask` is True for real slots.
+  the real ones; `history_mask` is 1 for real slots, 0 for padding. It is
+  int32, not bool: Keras 3 cannot train a model with a bool input under
+  `tf.distribute.MirroredStrategy` (the gradient aggregation emits AddN on
+  bool); the layers cast it to bool themselves.
 * Images are uint8 RGB; the model scales them (Inception's [-1, 1]).
 """
 
@@ -99,7 +102,7 @@ def input_specs(data_config) -> Dict[str, FeatureSpec]:
         CANDIDATE_IMAGES: FeatureSpec((c.num_candidates,) + img, "uint8"),
         HISTORY_CONTEXT: FeatureSpec((c.history_len, c.context_len, c.max_words), "int32"),
         HISTORY_IMAGES: FeatureSpec((c.history_len,) + img, "uint8"),
-        HISTORY_MASK: FeatureSpec((c.history_len,), "bool"),
+        HISTORY_MASK: FeatureSpec((c.history_len,), "int32"),
     }
 
 

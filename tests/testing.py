@@ -155,7 +155,7 @@ def random_batch(data_config, vocab_size, batch_size=3, seed=0, min_history=0):
         specs.CANDIDATE_IMAGES: rng.integers(0, 256, (batch_size, c.num_candidates) + img).astype(np.uint8),
         specs.HISTORY_CONTEXT: history_context.astype(np.int32),
         specs.HISTORY_IMAGES: history_images,
-        specs.HISTORY_MASK: history_mask,
+        specs.HISTORY_MASK: history_mask.astype(specs.input_specs(c)[specs.HISTORY_MASK].dtype),
     }
     for name, spec in specs.input_specs(c).items():
         assert batch[name].shape[1:] == spec.shape and str(batch[name].dtype) == spec.dtype, name

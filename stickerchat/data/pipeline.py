@@ -88,7 +88,7 @@ def batch_features(corpus: Corpus, split: str, positions: Sequence[int]) -> Dict
         specs.CANDIDATE_IMAGES: corpus.store.gather(data.candidate_rows[positions]),
         specs.HISTORY_CONTEXT: history_context.astype(np.int32),
         specs.HISTORY_IMAGES: corpus.store.gather(history_rows),
-        specs.HISTORY_MASK: mask,
+        specs.HISTORY_MASK: mask.astype(np.int32),
         specs.LABEL: data.label[positions],
         specs.CANDIDATE_EMOJI: data.candidate_emoji[positions],
         specs.EXAMPLE: data.line[positions],
@@ -226,5 +226,5 @@ def encode_example(
         specs.CANDIDATE_IMAGES: corpus.store.gather(candidate_rows).reshape(1, len(candidate_ids), s, s, 3),
         specs.HISTORY_CONTEXT: history_context[None],
         specs.HISTORY_IMAGES: corpus.store.gather(history_rows)[None],
-        specs.HISTORY_MASK: mask[None],
+        specs.HISTORY_MASK: mask[None].astype(np.int32),
     }

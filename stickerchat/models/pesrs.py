@@ -205,7 +205,7 @@ class StickerMatcher(_FunctionalModel):
                 (history_len, context_len, max_words), dtype="int32", name=specs.HISTORY_CONTEXT
             ),
             HISTORY_STICKER_VECTOR: keras.Input((history_len, d), dtype="float32", name=HISTORY_STICKER_VECTOR),
-            specs.HISTORY_MASK: keras.Input((history_len,), dtype="bool", name=specs.HISTORY_MASK),
+            specs.HISTORY_MASK: keras.Input((history_len,), dtype="int32", name=specs.HISTORY_MASK),
         }
         context = inputs[specs.CONTEXT]
         word_mask = ops.not_equal(context, specs.PAD_ID)  # (batch, turns, words)

@@ -24,10 +24,15 @@ def predict_dataset(model, dataset, max_batches: Optional[int] = None) -> Predic
         max_batches: stop after this many batches (None: all).
     """
     examples, users, labels, ids, scores = [], [], [], [], []
+    # Under a multi-replica tf.distribute strategy `predict_on_batch` runs the
+    # whole batch on every replica and concatenates the copies; a direct call
+    # reads the mirrored weights once.
+    strategy = getattr(model, "distribute_strategy", None)
+    replicated = strategy is not None and getattr(strategy, "num_replicas_in_sync", 1) > 1
     for i, (inputs, targets, meta) in enumerate(dataset):
         if max_batches is not None and i >= max_batches:
             break
-        out = model.predict_on_batch(inputs)
+        out = model(inputs, training=False) if replicated else model.predict_on_batch(inputs)
         scores.append(np.asarray(out[specs.SCORES], dtype=np.float32))
         labels.append(np.asarray(targets[specs.LABEL], dtype=np.int64))
         examples.append(np.asarray(meta[specs.EXAMPLE], dtype=np.int64))

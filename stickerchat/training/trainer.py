@@ -150,13 +150,13 @@ def train(
     eval_batches = config.train.eval_batches or None
 
     with dtype_policy(config.train.mixed_precision):
+        train_ds = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True)
         with strategy.scope():
             task = make_task(config, total_steps)
-        train_ds = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True)
-        # Build the task (and its optimizer) so a backup can be restored into it.
-        first_inputs, _ = next(iter(train_ds.take(1)))
-        task(first_inputs)
-        task.optimizer.build(task.trainable_variables)
+            # Build the task (and its optimizer) so a backup can be restored into it.
+            first_inputs, _ = next(iter(train_ds.take(1)))
+            task(first_inputs)
+            task.optimizer.build(task.trainable_variables)
 
         if on_validation is None and config.train.attention_images:
             val_batch = next(iter(pipeline.make_dataset(corpus, "val", config, training=False, with_meta=True)))

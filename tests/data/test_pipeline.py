@@ -81,7 +81,7 @@ def test_features_match_corpus(setup):
     row = data.candidate_rows[i, data.label[i]]
     np.testing.assert_array_equal(feats[specs.CANDIDATE_IMAGES][1, data.label[i]], corpus.store.images[row])
     hist = data.history[i]
-    mask = feats[specs.HISTORY_MASK][1]
+    mask = feats[specs.HISTORY_MASK][1].astype(bool)
     assert mask.tolist() == (hist >= 0).tolist() and mask[0]
     np.testing.assert_array_equal(feats[specs.HISTORY_CONTEXT][1, 0], corpus.contexts[hist[0]])
     np.testing.assert_array_equal(feats[specs.HISTORY_IMAGES][1, 0], corpus.sticker_image(corpus.selected[hist[0]]))

@@ -1,0 +1,170 @@
+"""End to end: `python -m stickerchat.train` on the demo corpus, evaluate, resume, distribution, precision."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = [
+    "--preset=test",
+    "--batch_size=8",
+    "--train_steps=12",
+    "--eval_every=6",
+    "--eval_batches=2",
+    "--log_every=2",
+    "--context_len=4",
+    "--max_words=8",
+    "--image_size=32",
+]
+
+
+def run_module(module, *args, env=None, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def event_tags(directory):
+    """Scalar/image tags written to the TensorBoard event files of a directory."""
+    import tensorflow as tf
+
+    tags = set()
+    for name in os.listdir(directory):
+        if name.startswith("events.out.tfevents"):
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(directory, name)):
+                for value in event.summary.value:
+                    tags.add(value.tag)
+    return tags
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    model_dir = str(tmp_path_factory.mktemp("run") / "pesrs")
+    proc = run_module("stickerchat.train", "--model=pesrs", f"--model_dir={model_dir}", *TINY)
+    return model_dir, proc.stdout
+
+
+def test_train_writes_every_file(trained):
+    import keras
+
+    from stickerchat import config as config_lib
+    from stickerchat import specs
+    from stickerchat.predictions import read_predictions
+
+    model_dir, stdout = trained
+    assert "test: MAP" in stdout
+    cfg = config_lib.Config.from_json(open(os.path.join(model_dir, "config.json")).read())
+    assert cfg.model_name == "pesrs" and cfg.train.train_steps == 12 and cfg.model.vocab_size > 2
+    metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
+    assert set(metrics) == {"MAP", "MRR", "R10@1", "R10@2", "R10@5", "R2@1", "P@1", "num_examples"}
+    preds = read_predictions(os.path.join(model_dir, "predictions.tsv"))
+    assert len(preds.examples) == metrics["num_examples"] > 0
+    np.testing.assert_array_equal(preds.examples, np.arange(len(preds.examples)))  # file order
+    assert preds.scores.shape == (len(preds.examples), cfg.data.num_candidates)
+    assert all(len(set(ids)) == cfg.data.num_candidates for ids in preds.sticker_ids)
+    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"), safe_mode=True)
+    assert specs.SCORES in model.output
+    assert {"loss", "hinge_loss", "emoji_loss", "learning_rate"} <= event_tags(os.path.join(model_dir, "train"))
+    val_tags = event_tags(os.path.join(model_dir, "validation"))
+    assert {"MAP", "MRR", "R10@1", "R10@2", "R10@5", "sticker_attention"} <= val_tags
+    best = json.load(open(os.path.join(model_dir, "best.json")))
+    assert best["step"] in (6, 12)
+    # The backup exists while training runs and is removed once the run completes.
+    assert not os.path.exists(os.path.join(model_dir, "backup"))
+
+
+def test_evaluate_reproduces_metrics_and_predictions(trained):
+    model_dir, _ = trained
+    metrics = open(os.path.join(model_dir, "metrics.json")).read()
+    predictions = open(os.path.join(model_dir, "predictions.tsv")).read()
+    os.remove(os.path.join(model_dir, "metrics.json"))
+    run_module("stickerchat.evaluate", f"--model_dir={model_dir}")
+    assert open(os.path.join(model_dir, "metrics.json")).read() == metrics
+    assert open(os.path.join(model_dir, "predictions.tsv")).read() == predictions
+    run_module("stickerchat.evaluate", f"--model_dir={model_dir}", "--split=val")
+    assert json.load(open(os.path.join(model_dir, "val_metrics.json")))["num_examples"] > 0
+
+
+def test_compare_two_runs(trained):
+    model_dir, _ = trained
+    proc = run_module("stickerchat.compare", model_dir, model_dir)
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("MAP", "R10@1"))]
+    assert len(rows) == 2 and not any("▲" in r or "▼" in r for r in rows)
+
+
+def test_resume_continues_at_its_step(tmp_path):
+    """A run killed after its first validation resumes from there with the same step count."""
+    import keras
+
+    from stickerchat import flags as sc_flags
+    from stickerchat.training import trainer
+
+    cfg = sc_flags.resolve_config(
+        "test", None, "srs", batch_size=8, train_steps=12, eval_every=4, eval_batches=1, context_len=4,
+        max_words=8, image_size=32,
+    )
+    cfg.train.attention_images = 0
+
+    class Kill(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 6:
+                raise KeyboardInterrupt("simulated kill")
+
+    class Record(keras.callbacks.Callback):
+        first = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if Record.first is None:
+                Record.first = int(self.model.optimizer.iterations.numpy())
+
+        def on_train_end(self, logs=None):
+            Record.last = int(self.model.optimizer.iterations.numpy())
+
+    model_dir = str(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(cfg, model_dir, verbose=0, extra_callbacks=[Kill()])
+    assert not os.path.exists(os.path.join(model_dir, "metrics.json"))
+    trainer.train(cfg, model_dir, verbose=0, extra_callbacks=[Record()])
+    assert Record.first == 4  # the backup of the first validation interval
+    assert Record.last == 12
+    assert os.path.exists(os.path.join(model_dir, "metrics.json"))
+
+
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
+    model_dir = str(tmp_path / "mirrored")
+    proc = run_module(
+        "stickerchat.train", "--model=pesrs", f"--model_dir={model_dir}", "--strategy=mirrored", "--cpu_devices=2",
+        *[a for a in TINY if not a.startswith(("--train_steps", "--eval_every"))], "--train_steps=4", "--eval_every=4",
+    )
+    assert "MirroredStrategy" in proc.stdout + proc.stderr or os.path.exists(os.path.join(model_dir, "metrics.json"))
+    metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
+    assert np.isfinite(metrics["MAP"])
+
+
+def test_mixed_bfloat16_trains(tmp_path):
+    from stickerchat.predictions import read_predictions
+
+    model_dir = str(tmp_path / "bf16")
+    run_module(
+        "stickerchat.train", "--model=pesrs", f"--model_dir={model_dir}", "--mixed_precision=mixed_bfloat16",
+        *[a for a in TINY if not a.startswith(("--train_steps", "--eval_every"))], "--train_steps=4", "--eval_every=4",
+    )
+    preds = read_predictions(os.path.join(model_dir, "predictions.tsv"))
+    assert np.all(np.isfinite(preds.scores))
+
+
+def test_bad_flags_give_clear_errors(tmp_path):
+    proc = run_module("stickerchat.train", "--model=nonsense", f"--model_dir={tmp_path}", check=False)
+    assert proc.returncode != 0 and "unknown --model=nonsense" in proc.stderr
