@@ -32,6 +32,18 @@ def define_flags(default_out: str, default_steps: int = 600):
     flags.DEFINE_integer("batch_size", None, "Override the preset's batch size.")
     flags.DEFINE_integer("seed", None, "Override the preset's seed.")
     flags.DEFINE_integer("verbose", 2, "Keras verbosity of each run (0, 1 or 2).")
+    flags.DEFINE_list("methods", None, "Only these rows of the table (by label; default: all).")
+
+
+def selected(methods):
+    """The rows of a table kept by `--methods` (all by default)."""
+    if not FLAGS.methods:
+        return list(methods)
+    keep = [m for m in methods if m[0] in FLAGS.methods]
+    unknown = set(FLAGS.methods) - {m[0] for m in methods}
+    if unknown:
+        raise SystemExit(f"unknown --methods {sorted(unknown)}; rows are {[m[0] for m in methods]}")
+    return keep
 
 
 def base_overrides() -> dict:
@@ -83,6 +95,8 @@ def markdown_table(
     """
     metric_names = list(metric_names)
     ref_dir = dict(rows).get(reference) if reference else None
+    if reference and ref_dir is None:
+        reference = None  # the reference row was not selected: no marks
     header = ["Method"] + metric_names
     if paper:
         header += [f"paper {m}" for m in metric_names]

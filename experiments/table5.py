@@ -30,7 +30,7 @@ common.define_flags("results/table5")
 
 
 def main(argv):
-    rows = [(label, common.train_or_reuse(name, name)[0]) for label, name in METHODS]
+    rows = [(label, common.train_or_reuse(name, name)[0]) for label, name in common.selected(METHODS)]
     common.write_text("table5.md", "## Table 5: ablations\n\n" + common.markdown_table(rows, "PESRS", PAPER))
 
 

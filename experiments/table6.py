@@ -29,7 +29,7 @@ common.define_flags("results/table6")
 
 
 def main(argv):
-    rows = [(label, common.train_or_reuse(name, name, **extra)[0]) for label, name, extra in METHODS]
+    rows = [(label, common.train_or_reuse(name, name, **extra)[0]) for label, name, extra in common.selected(METHODS)]
     common.write_text("table6.md", "## Table 6: user preference memory variants\n\n" + common.markdown_table(rows, "PESRS", PAPER))
 
 

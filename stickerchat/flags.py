@@ -30,6 +30,7 @@ OVERRIDES = (
     ("num_heads", "model.num_heads", int, "Attention heads."),
     ("dropout", "model.dropout", float, "Dropout rate."),
     ("init_stddev", "model.init_stddev", float, "Std of the truncated-normal initialiser (paper: 0.02)."),
+    ("interaction_normalize", "model.interaction_normalize", bool, "Softmax over the max-pooled relation scores (Eq. 11-12)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
     ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),
@@ -43,7 +44,7 @@ OVERRIDES = (
     ("mixed_precision", "train.mixed_precision", str, "float32, mixed_bfloat16 or mixed_float16."),
     ("strategy", "train.strategy", str, "tf.distribute strategy: none, mirrored or multi_worker."),
 )
-_TYPES = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
+_TYPES = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string, bool: flags.DEFINE_boolean}
 
 
 def define_data_flags():

@@ -1,0 +1,76 @@
+"""Every experiment script runs end to end on a tiny budget (runs shared and reused)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--preset=test", "--train_steps=2", "--eval_every=2", "--verbose=0"]
+
+
+def run(module, out_dir, *args):
+    proc = subprocess.run(
+        [sys.executable, "-m", module, f"--out_dir={out_dir}", *TINY, *args],
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, f"{module} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_every_experiment_script(tmp_path):
+    out = str(tmp_path)
+    stdout = run("experiments.table4", out, "--methods=MRFN,SRS")
+    table = open(os.path.join(out, "table4.md")).read()
+    assert "| MRFN |" in table and "| SRS |" in table and "paper MAP" in table
+    # Table 5 reuses nothing new but PESRS; Table 6 reuses SRS and PESRS.
+    run("experiments.table5", out, "--methods=PESRS w/o DIN,PESRS")
+    stdout = run("experiments.table6", out, "--methods=SRS,MostSelected,PESRS")
+    assert "reusing" in stdout
+    assert "| MostSelected |" in open(os.path.join(out, "table6.md")).read()
+    run("experiments.sweeps", out, "--figure=9", "--values=2,3")
+    assert os.path.getsize(os.path.join(out, "figure9.png")) > 1000
+    assert [r["x"] for r in json.load(open(os.path.join(out, "figure9.json")))] == [2, 3]
+    run("experiments.similarity", out)
+    sim = json.load(open(os.path.join(out, "similarity.json")))
+    assert len(sim["R10@1"]) == 5 and sum(sim["examples"]) > 0 and -1 <= sim["mean_similarity"] <= 1
+    for png in ("figure12.png", "figure3a.png", "figure3b.png"):
+        assert os.path.exists(os.path.join(out, png))
+    run("experiments.classification", out)
+    cls = json.load(open(os.path.join(out, "classification.json")))
+    assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))
+
+
+def test_markdown_table_marks_against_reference(tmp_path):
+    """A clearly better run gets ▲ against the reference; the reference row gets none."""
+    import numpy as np
+    from absl import flags
+
+    from experiments import common
+    from stickerchat.predictions import Predictions, write_predictions
+
+    rng = np.random.default_rng(0)
+    n = 300
+    labels = rng.integers(0, 10, n)
+    dirs = {}
+    for name, boost in (("ref", 0.0), ("good", 3.0)):
+        d = tmp_path / name
+        d.mkdir()
+        scores = rng.normal(size=(n, 10))
+        scores[np.arange(n), labels] += boost
+        write_predictions(str(d / "predictions.tsv"), Predictions(np.arange(n), [1] * n, labels, [list(range(10))] * n, scores))
+        from stickerchat import metrics
+
+        (d / "metrics.json").write_text(json.dumps(metrics.ranking_metrics(scores, labels)))
+        dirs[name] = str(d)
+    table = common.markdown_table([("ref", dirs["ref"]), ("good", dirs["good"])], "ref")
+    good_row = [l for l in table.splitlines() if l.startswith("| good")][0]
+    ref_row = [l for l in table.splitlines() if l.startswith("| ref")][0]
+    assert "▲" in good_row and "▲" not in ref_row
