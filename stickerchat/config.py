@@ -275,7 +275,7 @@ def cpu() -> Config:
         ),
         train=TrainConfig(
             batch_size=32,
-            epochs=4,
+            epochs=6,
             learning_rate=1e-3,
             end_learning_rate=1e-4,
             classify_warmup_steps=50,
