@@ -25,6 +25,10 @@ class UtteranceEncoder(keras.layers.Layer):
     Args:
         vocab_size: int. Word vocabulary size (id 0 is padding).
         emb_dim: int. Word embedding size.
+        scale_embeddings: bool. Multiply the word embeddings by √emb_dim
+            before adding the positional encoding, as the Transformer does
+            (the paper: "the positional embedding is the same as
+            Transformer"). Defaults to True.
         hidden_dim: int. Model width d.
         num_heads: int. Attention heads.
         num_layers: int. Stacked Transformer blocks. Defaults to 1.
@@ -55,9 +59,11 @@ class UtteranceEncoder(keras.layers.Layer):
         ffn_dim=0,
         dropout=0.0,
         init_stddev=0.02,
+        scale_embeddings=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.scale_embeddings = bool(scale_embeddings)
         self.vocab_size = int(vocab_size)
         self.emb_dim = int(emb_dim)
         self.hidden_dim = int(hidden_dim)
@@ -109,7 +115,13 @@ class UtteranceEncoder(keras.layers.Layer):
             padding_mask = ops.not_equal(token_ids, 0)
         ids = ops.reshape(token_ids, (-1, words))
         mask = ops.reshape(ops.cast(padding_mask, "bool"), (-1, words))
-        x = self.position_encoding(self.token_embedding(ids))
+        x = self.token_embedding(ids)
+        if self.scale_embeddings:
+            # As in the Transformer [68] the paper follows: e(x)·√d + PE. Without
+            # it, embeddings initialised at std 0.02 are drowned by the unit
+            # sinusoids and the words are learned ~50× more slowly.
+            x = x * ops.cast(self.emb_dim**0.5, x.dtype)
+        x = self.position_encoding(x)
         if self.projection is not None:
             x = self.projection(x)
         for block in self.blocks:
@@ -131,6 +143,7 @@ class UtteranceEncoder(keras.layers.Layer):
                 "ffn_dim": self.ffn_dim,
                 "dropout": self.dropout,
                 "init_stddev": self.init_stddev,
+                "scale_embeddings": self.scale_embeddings,
             }
         )
         return config
