@@ -89,7 +89,11 @@ class ModelConfig:
             path to a weights file for the backbone.
         cnn_filters: int. Base width of the `small_cnn` backbone.
         init_stddev: float. Std of the truncated-normal initialiser (§6.4:
-            "Gaussian in [-0.02, 0.02]").
+            "Gaussian in [-0.02, 0.02]"). 0 selects Keras' own initialisers
+            (Glorot-uniform kernels, orthogonal recurrent kernels, uniform
+            embeddings): at 0.02 in every layer a fresh PESRS scores all
+            candidates within ~1e-6 of each other, and ranking training can
+            sit at the margin for hundreds of steps before it takes off.
         memory: str. How the preference memory is read: `attention` (Eq. 23,
             PESRS), `average` (§7.8 average_mem: the mean of the real history
             stickers) or `weighted` (§7.8 weighted_mem, Eq. 35–36: attention of

@@ -82,7 +82,7 @@ class FusionNetwork(keras.layers.Layer):
             self.hidden_dim,
             return_sequences=return_sequences,
             kernel_initializer=truncated_normal(self.init_stddev),
-            recurrent_initializer=truncated_normal(self.init_stddev),
+            recurrent_initializer=truncated_normal(self.init_stddev, "orthogonal"),
             dtype=self.dtype_policy,
             name=name,
         )

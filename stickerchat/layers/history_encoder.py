@@ -67,7 +67,7 @@ class HistoryEncoder(keras.layers.Layer):
             self.hidden_dim,
             return_sequences=True,
             kernel_initializer=truncated_normal(self.init_stddev),
-            recurrent_initializer=truncated_normal(self.init_stddev),
+            recurrent_initializer=truncated_normal(self.init_stddev, "orthogonal"),
             dtype=self.dtype_policy,
             name="rnn",
         )

@@ -77,7 +77,7 @@ class UtteranceEncoder(keras.layers.Layer):
         self.token_embedding = keras.layers.Embedding(
             self.vocab_size,
             self.emb_dim,
-            embeddings_initializer=truncated_normal(self.init_stddev),
+            embeddings_initializer=truncated_normal(self.init_stddev, "uniform"),
             dtype=self.dtype_policy,
             name="token_embedding",
         )

@@ -6,7 +6,9 @@ what the experiment scripts call. It
 1. writes the resolved configuration to `model_dir/config.json` (a resumed run
    must have the same one);
 2. loads the corpus (`config.data_dir`, or the built-in demo corpus);
-3. builds the registered model and wraps it in a `RankingTask` (Eq. 33 + L_s,
+3. seeds Python, NumPy and the backend from `config.data.seed` (weight
+   initialisation and dropout are then repeatable on one machine), builds
+   the registered model and wraps it in a `RankingTask` (Eq. 33 + L_s,
    emoji warm-up) under the requested `tf.distribute` strategy and precision;
 4. trains with Adam, polynomially decayed learning rate and global-norm
    clipping, validating every `eval_every` steps with the ranking metrics
@@ -151,6 +153,7 @@ def train(
 
     with dtype_policy(config.train.mixed_precision):
         train_ds = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True)
+        keras.utils.set_random_seed(config.data.seed)
         with strategy.scope():
             task = make_task(config, total_steps)
             # Build the task (and its optimizer) so a backup can be restored into it.

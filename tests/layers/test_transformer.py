@@ -28,6 +28,16 @@ class TestTransformerBlock(TestCase):
         long = to_numpy(block(padded, padding_mask=np.array([[1, 1, 1, 0, 0]], bool)))
         np.testing.assert_allclose(short, long[:, :3], atol=1e-5)
 
+    def test_init_stddev_zero_selects_glorot(self):
+        x = np.zeros((1, 3, 64), np.float32)
+        mask = np.ones((1, 3), bool)
+        paper, glorot = TransformerBlock(64, 4, init_stddev=0.02), TransformerBlock(64, 4, init_stddev=0.0)
+        paper(x, padding_mask=mask), glorot(x, padding_mask=mask)
+        kernel = lambda block: to_numpy(next(w for w in block.weights if w.shape == (64, 64)))
+        # Truncated at 2 std: std 0.88 x 0.02; Glorot-uniform: sqrt(2 / (64 + 64)) = 0.125.
+        self.assertAllClose(kernel(paper).std(), 0.0176, atol=0.002)
+        self.assertAllClose(kernel(glorot).std(), 0.125, atol=0.01)
+
     def test_rejects_indivisible_heads(self):
         try:
             TransformerBlock(10, 3)

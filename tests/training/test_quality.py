@@ -7,28 +7,55 @@ import pytest
 from stickerchat import flags as sc_flags
 from stickerchat.training import trainer
 
+STEPS = 500
+WARMUP = 50  # the cpu preset's emoji-only warm-up: the hinge loss is not trained before it
 
-class LossRecorder(keras.callbacks.Callback):
+
+class StepLosses(keras.callbacks.Callback):
+    """The hinge loss of every step, recovered from Keras' running means.
+
+    Keras logs the mean over the steps so far of the current "epoch"
+    (validation interval); step i's own value is i·mean_i − (i−1)·mean_{i−1}.
+    """
+
     def __init__(self):
         super().__init__()
-        self.hinge = []
+        self.losses = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._seen, self._mean = 0, 0.0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.hinge.append(float(logs["hinge_loss"]))
+        mean = float(logs["hinge_loss"])
+        self._seen += 1
+        self.losses.append(self._seen * mean - (self._seen - 1) * self._mean)
+        self._mean = mean
+
+
+def test_step_losses_undo_the_running_mean():
+    recorder = StepLosses()
+    values = [3.0, 1.0, 2.0, 5.0]
+    for epoch_values in (values[:2], values[2:]):
+        recorder.on_epoch_begin(0)
+        for i in range(len(epoch_values)):
+            recorder.on_train_batch_end(i, {"hinge_loss": np.mean(epoch_values[: i + 1])})
+    np.testing.assert_allclose(recorder.losses, values)
 
 
 @pytest.mark.slow
 def test_pesrs_learns_the_demo_corpus(tmp_path):
     cfg = sc_flags.resolve_config(
-        "cpu", None, "pesrs", context_len=4, max_words=10, train_steps=400, eval_every=200, eval_batches=4
+        "cpu", None, "pesrs", context_len=4, max_words=10, train_steps=STEPS, eval_every=250, eval_batches=4
     )
     cfg.train.attention_images = 0
-    recorder = LossRecorder()
+    recorder = StepLosses()
     result = trainer.train(cfg, str(tmp_path / "pesrs"), verbose=0, extra_callbacks=[recorder])
-    # Keras reports running means within each validation interval: compare the
-    # first interval's early value with the last interval's.
-    assert recorder.hinge[-1] < 0.7 * recorder.hinge[10]
+    losses = np.asarray(recorder.losses)
+    assert len(losses) == STEPS and np.all(np.isfinite(losses))
+    first, last = losses[WARMUP : WARMUP + 50].mean(), losses[-50:].mean()
+    # All candidates scored alike cost 9 negatives x margin 0.1 = 0.9.
+    assert last < 0.85 * first, (first, last)
     # Random ranking of 10 candidates: MAP 0.293, R10@1 0.1.
-    assert result["MAP"] > 0.42, result
-    assert result["R10@1"] > 0.2, result
+    assert result["MAP"] > 0.4, result
+    assert result["R10@1"] > 0.18, result
     assert np.isfinite(result["R2@1"]) and result["R2@1"] > 0.6

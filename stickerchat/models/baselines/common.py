@@ -45,7 +45,7 @@ def gru(layer, units, name, return_sequences=True):
         units,
         return_sequences=return_sequences,
         kernel_initializer=truncated_normal(layer.init_stddev),
-        recurrent_initializer=truncated_normal(layer.init_stddev),
+        recurrent_initializer=truncated_normal(layer.init_stddev, "orthogonal"),
         dtype=layer.dtype_policy,
         name=name,
     )
