@@ -51,7 +51,6 @@ def test_every_experiment_script(tmp_path):
 def test_markdown_table_marks_against_reference(tmp_path):
     """A clearly better run gets ▲ against the reference; the reference row gets none."""
     import numpy as np
-    from absl import flags
 
     from experiments import common
     from stickerchat.predictions import Predictions, write_predictions

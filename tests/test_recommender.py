@@ -1,6 +1,5 @@
 """Recommender: equals the full model, any number of candidates, the feature cache, errors, CLI."""
 
-import json
 import os
 import shutil
 import subprocess

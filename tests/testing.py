@@ -11,6 +11,8 @@ utterances and history slots after the real ones).
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 
 import keras
@@ -19,10 +21,40 @@ import numpy as np
 from stickerchat import specs
 
 MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+def scores_under_backend(models, batch, backend="torch"):
+    """Each model's `scores` on `batch` after a `.keras` round trip into another backend.
+
+    Saves every model of the dict `models` under the current backend, then
+    reloads them in safe mode in a fresh Python process with
+    `KERAS_BACKEND=backend` (on the CPU) and scores `batch` there. Returns
+    `{name: scores}`.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, model in models.items():
+            model.save(os.path.join(tmp, f"{name}.keras"))
+        np.savez(os.path.join(tmp, "inputs.npz"), **batch)
+        script = (
+            "import sys, numpy as np, keras, stickerchat.models\n"
+            "inputs = dict(np.load('inputs.npz'))\n"
+            "for name in sys.argv[1:]:\n"
+            "    model = keras.saving.load_model(name + '.keras', safe_mode=True)\n"
+            "    np.save(name + '_scores.npy', keras.ops.convert_to_numpy(model(inputs)['scores']))\n"
+            "print(keras.backend.backend())\n"
+        )
+        env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
+        result = subprocess.run(
+            [sys.executable, "-c", script, *models], cwd=tmp, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.strip().endswith(backend), result.stdout[-1000:]
+        return {name: np.load(os.path.join(tmp, f"{name}_scores.npy")) for name in models}
 
 
 def _flat(outputs):

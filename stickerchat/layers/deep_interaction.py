@@ -122,7 +122,7 @@ class DeepInteraction(_Integration):
 
     def call(self, sticker_map, sticker_vector, utterances, padding_mask):
         n, p, d = sticker_map.shape[1], sticker_map.shape[2], sticker_map.shape[-1]
-        t, w = utterances.shape[1], utterances.shape[2]
+        t = utterances.shape[1]
         units = ops.reshape(sticker_map, (-1, n, p * p, d))  # O_k, k ∈ [1, p²]
         kernel = ops.cast(self.relation_kernel, units.dtype)
         # Eq. 9–10, split: w₁·O_k + w₂·h_j + w₃·(O_k ⊗ h_j).

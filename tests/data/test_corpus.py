@@ -1,4 +1,3 @@
-import collections
 import json
 import os
 
@@ -150,7 +149,7 @@ def test_bad_lines_error_or_count(tmp_path, reason):
     lines = [tiny.example(["hello"], 5, tiny.SET_A, tiny.STICKERS_A[0]), BAD_CASES[reason],
              tiny.example(["hello"], 5, tiny.SET_A, tiny.STICKERS_A[1])]
     root = tiny.write_tiny_corpus(tmp_path / "d", train_lines=lines)
-    with pytest.raises(DataError, match=rf"release_train\.json:2: ") as e:
+    with pytest.raises(DataError, match=r"release_train\.json:2: ") as e:
         _load(root, tmp_path)
     assert e.value.reason == reason
     corpus = _load(root, tmp_path, skip_bad_examples=True)

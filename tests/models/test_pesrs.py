@@ -1,9 +1,5 @@
 """Whole-model behaviour of PESRS / SRS on the `test` preset."""
 
-import os
-import subprocess
-import sys
-import tempfile
 
 import keras
 import numpy as np
@@ -20,9 +16,8 @@ from stickerchat.models import (
     build_model,
     losses,
 )
-from testing import TestCase, pad_batch, random_batch, random_targets, to_numpy
+from testing import TestCase, pad_batch, random_batch, random_targets, scores_under_backend, to_numpy
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _config(**overrides):
@@ -163,22 +158,5 @@ class TestPESRS(TestCase):
         config = _config()
         model = build_model("pesrs", config)
         batch = _batch(config, seed=10, min_history=1)
-        with tempfile.TemporaryDirectory() as tmp:
-            model.save(os.path.join(tmp, "model.keras"))
-            np.savez(os.path.join(tmp, "inputs.npz"), **batch)
-            script = (
-                "import numpy as np, keras, stickerchat.models\n"
-                "inputs = dict(np.load('inputs.npz'))\n"
-                "model = keras.saving.load_model('model.keras', safe_mode=True)\n"
-                "scores = keras.ops.convert_to_numpy(model(inputs)['scores'])\n"
-                "np.save('torch_scores.npy', scores)\n"
-                "print(keras.backend.backend())\n"
-            )
-            env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
-            result = subprocess.run(
-                [sys.executable, "-c", script], cwd=tmp, env=env, capture_output=True, text=True, timeout=300
-            )
-            assert result.returncode == 0, result.stderr[-3000:]
-            assert result.stdout.strip().endswith("torch")
-            torch_scores = np.load(os.path.join(tmp, "torch_scores.npy"))
+        torch_scores = scores_under_backend({"pesrs": model}, batch, "torch")["pesrs"]
         self.assertAllClose(model(batch)[specs.SCORES], torch_scores, atol=1e-4)

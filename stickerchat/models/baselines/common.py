@@ -257,3 +257,30 @@ def text_kwargs(config):
         "hidden_dim": m.hidden_dim,
         "init_stddev": m.init_stddev,
     }
+
+
+def transformer_kwargs(config):
+    """The `ModelConfig` fields of the matchers that encode text with Transformer blocks."""
+    m = config.model
+    return {
+        "num_heads": m.num_heads,
+        "num_transformer_layers": m.num_transformer_layers,
+        "ffn_dim": m.ffn_dim,
+        "dropout": m.dropout,
+    }
+
+
+class BaselineMatcher(keras.layers.Layer):
+    """The base of the baselines' matcher layers.
+
+    A subclass stores each constructor argument under its own name and lists
+    them in `CONFIG_KEYS`; `get_config` (and so saving and cloning) follows
+    from that list.
+    """
+
+    CONFIG_KEYS = ()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
+        return config

@@ -5,11 +5,11 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, TransformerBlock, UtteranceEncoder
-from stickerchat.models.baselines.common import StickerRanker, attend, dot_scale, text_kwargs
+from stickerchat.models.baselines.common import BaselineMatcher, StickerRanker, attend, dot_scale, text_kwargs
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
-class DAMMatcher(keras.layers.Layer):
+class DAMMatcher(BaselineMatcher):
     """Deep Attention Matching network (DAM) over sticker units.
 
     Zhou, Li, Dong, Liu, Chen, Zhao, Yu and Wu, "Multi-Turn Response
@@ -59,6 +59,18 @@ class DAMMatcher(keras.layers.Layer):
     Returns:
         float32 scores `(batch, cands)`.
     """
+
+    CONFIG_KEYS = (
+        "vocab_size",
+        "emb_dim",
+        "hidden_dim",
+        "num_heads",
+        "num_layers",
+        "ffn_dim",
+        "dropout",
+        "conv_filters",
+        "init_stddev",
+    )
 
     uses_history = False
 
@@ -162,23 +174,6 @@ class DAMMatcher(keras.layers.Layer):
 
     def compute_output_spec(self, context, units, vector=None, training=False):
         return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "emb_dim": self.emb_dim,
-                "hidden_dim": self.hidden_dim,
-                "num_heads": self.num_heads,
-                "num_layers": self.num_layers,
-                "ffn_dim": self.ffn_dim,
-                "dropout": self.dropout,
-                "conv_filters": self.conv_filters,
-                "init_stddev": self.init_stddev,
-            }
-        )
-        return config
 
 
 def build_dam(config, return_attention=False):

@@ -5,11 +5,19 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import ContextPooling, UtteranceEncoder
-from stickerchat.models.baselines.common import StickerRanker, dense, dot_scale, gru, text_kwargs
+from stickerchat.models.baselines.common import (
+    BaselineMatcher,
+    StickerRanker,
+    dense,
+    dot_scale,
+    gru,
+    text_kwargs,
+    transformer_kwargs,
+)
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
-class LSTURMatcher(keras.layers.Layer):
+class LSTURMatcher(BaselineMatcher):
     """Long- and Short-Term User Representations (LSTUR-ini), for stickers.
 
     An, Wu, Wu, Zhang, Liu and Xie, "Neural News Recommendation with Long-
@@ -64,6 +72,19 @@ class LSTURMatcher(keras.layers.Layer):
     Returns:
         float32 scores `(batch, cands)`.
     """
+
+    CONFIG_KEYS = (
+        "vocab_size",
+        "emb_dim",
+        "hidden_dim",
+        "num_heads",
+        "num_transformer_layers",
+        "ffn_dim",
+        "dropout",
+        "long_term_mask_rate",
+        "seed",
+        "init_stddev",
+    )
 
     uses_history = True
 
@@ -123,9 +144,10 @@ class LSTURMatcher(keras.layers.Layer):
         encoded = self.utterance_encoder(context, padding_mask=word_mask, training=training)
         long_term = self.long_term(self.context_pooling(encoded, word_mask))  # u_l, replaces the user embedding
         if training and self.long_term_mask_rate > 0:
-            keep = keras.random.uniform(
-                (ops.shape(long_term)[0], 1), seed=self.seed_generator, dtype="float32"
-            ) >= self.long_term_mask_rate
+            keep = (
+                keras.random.uniform((ops.shape(long_term)[0], 1), seed=self.seed_generator, dtype="float32")
+                >= self.long_term_mask_rate
+            )
             long_term = long_term * ops.cast(keep, long_term.dtype)
         history = ops.cast(history_vector, long_term.dtype)
         user = self.short_term_gru(
@@ -138,34 +160,12 @@ class LSTURMatcher(keras.layers.Layer):
     def compute_output_spec(self, context, units, vector, history_vector, history_mask, training=False):
         return keras.KerasTensor((context.shape[0], vector.shape[1]), dtype="float32")
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "emb_dim": self.emb_dim,
-                "hidden_dim": self.hidden_dim,
-                "num_heads": self.num_heads,
-                "num_transformer_layers": self.num_transformer_layers,
-                "ffn_dim": self.ffn_dim,
-                "dropout": self.dropout,
-                "long_term_mask_rate": self.long_term_mask_rate,
-                "seed": self.seed,
-                "init_stddev": self.init_stddev,
-            }
-        )
-        return config
-
 
 def build_lstur(config, return_attention=False):
     """LSTUR-ini for a `stickerchat.config.Config`."""
-    m = config.model
     matcher = LSTURMatcher(
         **text_kwargs(config),
-        num_heads=m.num_heads,
-        num_transformer_layers=m.num_transformer_layers,
-        ffn_dim=m.ffn_dim,
-        dropout=m.dropout,
+        **transformer_kwargs(config),
         seed=config.data.seed,
         name="matcher",
     )

@@ -5,13 +5,21 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, TransformerBlock, UtteranceEncoder
-from stickerchat.models.baselines.common import StickerRanker, attend, dense, dot_scale, gru, text_kwargs
+from stickerchat.models.baselines.common import (
+    BaselineMatcher,
+    StickerRanker,
+    attend,
+    dense,
+    dot_scale,
+    gru,
+    text_kwargs,
+)
 
 REPRESENTATIONS = ("word", "sequential", "self_attention")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
-class MRFNMatcher(keras.layers.Layer):
+class MRFNMatcher(BaselineMatcher):
     """Multi-Representation Fusion Network (MRFN), fusion at the last stage (FLS).
 
     Tao, Wu, Xu, Hu, Zhao and Yan, "Multi-Representation Fusion Network for
@@ -61,6 +69,8 @@ class MRFNMatcher(keras.layers.Layer):
     Returns:
         float32 scores `(batch, cands)`.
     """
+
+    CONFIG_KEYS = ("vocab_size", "emb_dim", "hidden_dim", "num_heads", "ffn_dim", "dropout", "init_stddev")
 
     uses_history = False
 
@@ -170,21 +180,6 @@ class MRFNMatcher(keras.layers.Layer):
 
     def compute_output_spec(self, context, units, vector=None, training=False):
         return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "emb_dim": self.emb_dim,
-                "hidden_dim": self.hidden_dim,
-                "num_heads": self.num_heads,
-                "ffn_dim": self.ffn_dim,
-                "dropout": self.dropout,
-                "init_stddev": self.init_stddev,
-            }
-        )
-        return config
 
 
 def build_mrfn(config, return_attention=False):

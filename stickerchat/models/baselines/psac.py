@@ -5,11 +5,19 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import SinusoidalPositionEncoding, TransformerBlock, UtteranceEncoder, masked_mean
-from stickerchat.models.baselines.common import StickerRanker, attend, dense, dot_scale, text_kwargs
+from stickerchat.models.baselines.common import (
+    BaselineMatcher,
+    StickerRanker,
+    attend,
+    dense,
+    dot_scale,
+    text_kwargs,
+    transformer_kwargs,
+)
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
-class PSACMatcher(keras.layers.Layer):
+class PSACMatcher(BaselineMatcher):
     """Positional Self-Attention with Co-attention (PSAC), over sticker candidates.
 
     Li, Song, Gao, Liu, Huang, He and Gan, "Beyond RNNs: Positional
@@ -55,6 +63,17 @@ class PSACMatcher(keras.layers.Layer):
     Returns:
         float32 scores `(batch, cands)`: probabilities summing to 1.
     """
+
+    CONFIG_KEYS = (
+        "vocab_size",
+        "emb_dim",
+        "hidden_dim",
+        "num_heads",
+        "num_transformer_layers",
+        "ffn_dim",
+        "dropout",
+        "init_stddev",
+    )
 
     uses_history = False
 
@@ -156,32 +175,12 @@ class PSACMatcher(keras.layers.Layer):
     def compute_output_spec(self, context, units, vector=None, training=False):
         return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "emb_dim": self.emb_dim,
-                "hidden_dim": self.hidden_dim,
-                "num_heads": self.num_heads,
-                "num_transformer_layers": self.num_transformer_layers,
-                "ffn_dim": self.ffn_dim,
-                "dropout": self.dropout,
-                "init_stddev": self.init_stddev,
-            }
-        )
-        return config
-
 
 def build_psac(config, return_attention=False):
     """PSAC for a `stickerchat.config.Config`."""
-    m = config.model
     matcher = PSACMatcher(
         **text_kwargs(config),
-        num_heads=m.num_heads,
-        num_transformer_layers=m.num_transformer_layers,
-        ffn_dim=m.ffn_dim,
-        dropout=m.dropout,
+        **transformer_kwargs(config),
         name="matcher",
     )
     return StickerRanker.from_stickerchat_config(config, matcher, name="psac")

@@ -5,11 +5,11 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, UtteranceEncoder
-from stickerchat.models.baselines.common import StickerRanker, dense, gru, text_kwargs
+from stickerchat.models.baselines.common import BaselineMatcher, StickerRanker, dense, gru, text_kwargs
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
-class SMNMatcher(keras.layers.Layer):
+class SMNMatcher(BaselineMatcher):
     """Sequential Matching Network (SMN) over sticker units.
 
     Wu, Wu, Xing, Zhou and Li, "Sequential Matching Network: A New
@@ -54,6 +54,8 @@ class SMNMatcher(keras.layers.Layer):
     Returns:
         float32 scores `(batch, cands)`.
     """
+
+    CONFIG_KEYS = ("vocab_size", "emb_dim", "hidden_dim", "conv_filters", "matching_dim", "init_stddev")
 
     uses_history = False
 
@@ -127,20 +129,6 @@ class SMNMatcher(keras.layers.Layer):
 
     def compute_output_spec(self, context, units, vector=None, training=False):
         return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "emb_dim": self.emb_dim,
-                "hidden_dim": self.hidden_dim,
-                "conv_filters": self.conv_filters,
-                "matching_dim": self.matching_dim,
-                "init_stddev": self.init_stddev,
-            }
-        )
-        return config
 
 
 def build_smn(config, return_attention=False):

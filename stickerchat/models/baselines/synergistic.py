@@ -6,17 +6,19 @@ from keras import ops
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, UtteranceEncoder, masked_mean
 from stickerchat.models.baselines.common import (
+    BaselineMatcher,
     StickerRanker,
     attend,
     dense,
     dot_scale,
     last_real_utterance,
     text_kwargs,
+    transformer_kwargs,
 )
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
-class SynergisticMatcher(keras.layers.Layer):
+class SynergisticMatcher(BaselineMatcher):
     """Image-Question-Answer Synergistic Network, adapted to sticker selection.
 
     Guo, Xu and Tao, "Image-Question-Answer Synergistic Network for Visual
@@ -71,6 +73,18 @@ class SynergisticMatcher(keras.layers.Layer):
     Returns:
         float32 scores `(batch, cands)` in (0, 2).
     """
+
+    CONFIG_KEYS = (
+        "vocab_size",
+        "emb_dim",
+        "hidden_dim",
+        "num_heads",
+        "num_transformer_layers",
+        "ffn_dim",
+        "dropout",
+        "top_k",
+        "init_stddev",
+    )
 
     uses_history = False
 
@@ -172,33 +186,12 @@ class SynergisticMatcher(keras.layers.Layer):
     def compute_output_spec(self, context, units, vector, training=False):
         return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "emb_dim": self.emb_dim,
-                "hidden_dim": self.hidden_dim,
-                "num_heads": self.num_heads,
-                "num_transformer_layers": self.num_transformer_layers,
-                "ffn_dim": self.ffn_dim,
-                "dropout": self.dropout,
-                "top_k": self.top_k,
-                "init_stddev": self.init_stddev,
-            }
-        )
-        return config
-
 
 def build_synergistic(config, return_attention=False):
     """Synergistic for a `stickerchat.config.Config` (top 3 candidates re-ranked)."""
-    m = config.model
     matcher = SynergisticMatcher(
         **text_kwargs(config),
-        num_heads=m.num_heads,
-        num_transformer_layers=m.num_transformer_layers,
-        ffn_dim=m.ffn_dim,
-        dropout=m.dropout,
+        **transformer_kwargs(config),
         name="matcher",
     )
     return StickerRanker.from_stickerchat_config(config, matcher, name="synergistic")
