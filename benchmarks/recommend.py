@@ -1,9 +1,11 @@
 """Recommender latency with and without the sticker-feature cache (run by hand).
 
-    python -m benchmarks.recommend [--model_dir=runs/demo_pesrs] [--repeats=20]
+    python -m benchmarks.recommend [--bench_model_dir=runs/demo_pesrs] [--repeats=20]
+    python -m benchmarks.recommend --bench_preset=paper --bench_train_steps=2 --repeats=3
 
-Without `--model_dir`, trains a PESRS briefly with the `cpu` preset on the
-demo corpus (`--train_steps`) into a temporary directory. Then, in one run:
+Without `--bench_model_dir`, trains a PESRS briefly with `--bench_preset`
+(`cpu`: the small CNN at 64 px; `paper`: Inception-v3 at 128 px) on the demo
+corpus (`--bench_train_steps`) into a temporary directory. Then, in one run:
 
 * ranking 10, 50 and 1,000 candidates for one dialog (with a 5-item user
   history): median latency over `--repeats` calls with the feature cache
@@ -22,7 +24,6 @@ Prints a markdown table.
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
@@ -31,7 +32,8 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("bench_model_dir", None, "Trained model directory (default: train one briefly).")
-flags.DEFINE_integer("bench_train_steps", 60, "Steps of the cpu-preset model trained when no model dir is given.")
+flags.DEFINE_integer("bench_train_steps", 60, "Steps of the model trained when no model dir is given.")
+flags.DEFINE_enum("bench_preset", "cpu", ["cpu", "paper"], "Preset of the model trained when no model dir is given.")
 flags.DEFINE_integer("repeats", 20, "Timed calls per setting (median reported).")
 
 
@@ -59,10 +61,12 @@ def main(argv):
     if model_dir is None:
         model_dir = tempfile.mkdtemp(prefix="bench-recommend-")
         steps = FLAGS.bench_train_steps
-        config = resolve_config("cpu", None, "pesrs", train_steps=steps, eval_every=steps, eval_batches=2)
+        preset = FLAGS.bench_preset
+        config = resolve_config(preset, None, "pesrs", train_steps=steps, eval_every=steps, eval_batches=2)
+        config.train.attention_images = 0
         start = time.perf_counter()
         trainer.train(config, model_dir, verbose=0)
-        print(f"trained {steps} steps (cpu preset) into {model_dir} in {time.perf_counter() - start:.0f} s")
+        print(f"trained {steps} steps ({preset} preset) into {model_dir} in {time.perf_counter() - start:.0f} s")
 
     cached = Recommender.from_model_dir(model_dir)
     uncached = Recommender(cached.model, cached.config, cached.corpus, use_cache=False)
@@ -77,7 +81,8 @@ def main(argv):
 
     c = cached.config
     rows = [
-        f"cpu preset (image {c.data.image_size}px, d={c.model.hidden_dim}, {c.data.num_candidates} candidates per matcher row), "
+        f"{c.preset} preset ({c.model.image_encoder}, image {c.data.image_size}px, d={c.model.hidden_dim}, "
+        f"{c.data.num_candidates} candidates per matcher row), "
         f"{len(every)} demo stickers, history of {len(history)}; median of {FLAGS.repeats} calls",
         "",
         "| candidates | no cache (ms) | cache (ms) | speed-up |",
