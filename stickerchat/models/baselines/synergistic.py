@@ -42,7 +42,11 @@ class SynergisticMatcher(BaselineMatcher):
       history, `h = Σ_t softmax_t(q W_h h_t) h_t`, `e = tanh(W_e[q; h])`;
       `e` attends to the candidate's regions, `v = Σ_j softmax_j(e W_v o_j)
       o_j`; the joint embedding `f = tanh(W_f[e; v])` scores the answer:
-      `s1 = σ(f · a / √d)`.
+      `s1 = softmax over the candidates of (f · a / √d)`, the original's
+      discriminative decoder (a distribution over the candidate answers).
+      An independent sigmoid per candidate, tried first, saturated at 1 for
+      every candidate on the demo corpus within a few hundred steps, after
+      which the hinge loss had no gradient (MAP = random).
     * Top-k: the `top_k` candidates with the highest `s1` (a
       non-differentiable selection on the stop-gradient of `s1`; ties may
       select a few more).
@@ -167,7 +171,7 @@ class SynergisticMatcher(BaselineMatcher):
         e_b = ops.broadcast_to(e[:, None, :], ops.shape(attended))
         joint = self.joint_fusion(ops.concatenate([e_b, attended], axis=-1))
         answer = self.answer(ops.cast(vector, e.dtype))
-        coarse = ops.sigmoid(ops.cast(ops.sum(joint * answer, axis=-1), "float32") * scale)  # s1
+        coarse = ops.softmax(ops.cast(ops.sum(joint * answer, axis=-1), "float32") * scale, axis=-1)  # s1
 
         # Top-k of stage 1 (not differentiable: a selection).
         k = max(1, min(self.top_k, n))
