@@ -30,7 +30,7 @@ class LSTURMatcher(BaselineMatcher):
     initialises the GRU's state and the GRU's final state is the user
     representation u (LSTUR-con would concatenate the two instead). A
     candidate is scored by the dot product of u with the candidate's
-    encoding, `σ(u · r_c)`.
+    encoding, `u · r_c`.
 
     Adapted as §6.2 of the PESRS paper says:
 
@@ -48,8 +48,11 @@ class LSTURMatcher(BaselineMatcher):
       order and skips padded slots (`history_mask`); with an empty history
       u is `u_l` itself.
 
-    The score is `σ(u · r_c / √d)` (the scaling keeps the sigmoid out of
-    saturation at d = 100); it is float32.
+    The score is `softmax over the candidates of (u · r_c / √d)`, float32:
+    LSTUR is trained with a softmax over the clicked news and K sampled
+    negatives, which is what the candidate set is here. An independent
+    sigmoid per candidate, tried first, saturated at 1 for every candidate
+    on the demo corpus, after which the hinge loss had no gradient.
 
     Args:
         vocab_size, emb_dim, hidden_dim, num_heads: int. Text sizes.
@@ -155,7 +158,7 @@ class LSTURMatcher(BaselineMatcher):
         )  # LSTUR-ini
         candidates = ops.cast(vector, "float32")
         logits = ops.einsum("bd,bnd->bn", ops.cast(user, "float32"), candidates) * dot_scale(self.hidden_dim)
-        return ops.sigmoid(logits)
+        return ops.softmax(logits, axis=-1)
 
     def compute_output_spec(self, context, units, vector, history_vector, history_mask, training=False):
         return keras.KerasTensor((context.shape[0], vector.shape[1]), dtype="float32")
