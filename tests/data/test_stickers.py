@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 
@@ -61,7 +63,11 @@ def test_bad_shapes():
 
 def test_load_never_unpickles_and_names_file_and_id(tmp_path):
     path = tmp_path / "5.npy"
-    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    # An object-dtype .npy (what np.save writes for Python objects), written by
+    # hand: a valid header, then a pickle payload that must never be run.
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+        f.write(pickle.dumps([{"a": 1}]))
     with pytest.raises(DataError, match=rf"{path}.*sticker 5") as e:
         load_sticker(str(path), 5, 8)
     assert e.value.reason == "sticker_file_unreadable"

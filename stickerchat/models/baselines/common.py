@@ -248,26 +248,20 @@ class StickerRanker(_FunctionalModel):
         )
 
 
+# The `ModelConfig` fields (and matcher arguments of the same names) of every
+# matcher's text side, and of the matchers that encode text with Transformer blocks.
+TEXT_KEYS = ("vocab_size", "emb_dim", "hidden_dim", "init_stddev")
+TRANSFORMER_KEYS = ("num_heads", "num_transformer_layers", "ffn_dim", "dropout")
+
+
 def text_kwargs(config):
     """The `ModelConfig` fields every matcher's text side takes."""
-    m = config.model
-    return {
-        "vocab_size": m.vocab_size,
-        "emb_dim": m.emb_dim,
-        "hidden_dim": m.hidden_dim,
-        "init_stddev": m.init_stddev,
-    }
+    return {key: getattr(config.model, key) for key in TEXT_KEYS}
 
 
 def transformer_kwargs(config):
     """The `ModelConfig` fields of the matchers that encode text with Transformer blocks."""
-    m = config.model
-    return {
-        "num_heads": m.num_heads,
-        "num_transformer_layers": m.num_transformer_layers,
-        "ffn_dim": m.ffn_dim,
-        "dropout": m.dropout,
-    }
+    return {key: getattr(config.model, key) for key in TRANSFORMER_KEYS}
 
 
 class BaselineMatcher(keras.layers.Layer):

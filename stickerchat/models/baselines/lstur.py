@@ -6,6 +6,8 @@ from keras import ops
 from stickerchat import specs
 from stickerchat.layers import ContextPooling, UtteranceEncoder
 from stickerchat.models.baselines.common import (
+    TEXT_KEYS,
+    TRANSFORMER_KEYS,
     BaselineMatcher,
     StickerRanker,
     dense,
@@ -76,18 +78,7 @@ class LSTURMatcher(BaselineMatcher):
         float32 scores `(batch, cands)`.
     """
 
-    CONFIG_KEYS = (
-        "vocab_size",
-        "emb_dim",
-        "hidden_dim",
-        "num_heads",
-        "num_transformer_layers",
-        "ffn_dim",
-        "dropout",
-        "long_term_mask_rate",
-        "seed",
-        "init_stddev",
-    )
+    CONFIG_KEYS = TEXT_KEYS + TRANSFORMER_KEYS + ("long_term_mask_rate", "seed")
 
     uses_history = True
 

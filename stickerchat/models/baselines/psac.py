@@ -6,6 +6,8 @@ from keras import ops
 from stickerchat import specs
 from stickerchat.layers import SinusoidalPositionEncoding, TransformerBlock, UtteranceEncoder, masked_mean
 from stickerchat.models.baselines.common import (
+    TEXT_KEYS,
+    TRANSFORMER_KEYS,
     BaselineMatcher,
     StickerRanker,
     attend,
@@ -64,16 +66,7 @@ class PSACMatcher(BaselineMatcher):
         float32 scores `(batch, cands)`: probabilities summing to 1.
     """
 
-    CONFIG_KEYS = (
-        "vocab_size",
-        "emb_dim",
-        "hidden_dim",
-        "num_heads",
-        "num_transformer_layers",
-        "ffn_dim",
-        "dropout",
-        "init_stddev",
-    )
+    CONFIG_KEYS = TEXT_KEYS + TRANSFORMER_KEYS
 
     uses_history = False
 

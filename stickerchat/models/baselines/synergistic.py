@@ -6,6 +6,8 @@ from keras import ops
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, UtteranceEncoder, masked_mean
 from stickerchat.models.baselines.common import (
+    TEXT_KEYS,
+    TRANSFORMER_KEYS,
     BaselineMatcher,
     StickerRanker,
     attend,
@@ -78,17 +80,7 @@ class SynergisticMatcher(BaselineMatcher):
         float32 scores `(batch, cands)` in (0, 2).
     """
 
-    CONFIG_KEYS = (
-        "vocab_size",
-        "emb_dim",
-        "hidden_dim",
-        "num_heads",
-        "num_transformer_layers",
-        "ffn_dim",
-        "dropout",
-        "top_k",
-        "init_stddev",
-    )
+    CONFIG_KEYS = TEXT_KEYS + TRANSFORMER_KEYS + ("top_k",)
 
     uses_history = False
 
