@@ -164,6 +164,14 @@ class TrainConfig:
             steps.
         attention_images: int. Validation examples whose τ_s heatmaps are
             written to TensorBoard at each validation (0: none).
+        unique_stickers: bool. Encode each distinct sticker image of a
+            training batch once and gather (`PESRS.call_on_unique_stickers`;
+            the same scores and gradients, about half the encoder calls on
+            the demo corpus). Used for the models that support it under a
+            single-replica strategy; otherwise every slot is encoded.
+        sticker_bucket: int. With `unique_stickers`, the distinct images of a
+            batch are padded to a multiple of this many (fewer shapes for XLA
+            to compile); 0 means 32 with `jit_compile`, else 1 (no padding).
     """
 
     batch_size: int = 32
@@ -184,6 +192,8 @@ class TrainConfig:
     shuffle_buffer: int = 10000
     log_every: int = 10
     attention_images: int = 3
+    unique_stickers: bool = True
+    sticker_bucket: int = 0
 
 
 @dataclasses.dataclass

@@ -43,6 +43,8 @@ OVERRIDES = (
     ("cache_dir", "data.cache_dir", str, "Cache of packed stickers and the demo corpus."),
     ("mixed_precision", "train.mixed_precision", str, "float32, mixed_bfloat16 or mixed_float16."),
     ("strategy", "train.strategy", str, "tf.distribute strategy: none, mirrored or multi_worker."),
+    ("unique_stickers", "train.unique_stickers", bool, "Encode each distinct sticker of a training batch once."),
+    ("sticker_bucket", "train.sticker_bucket", int, "Pad a batch's distinct stickers to a multiple (0: 32 under XLA, else 1)."),
 )
 _TYPES = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string, bool: flags.DEFINE_boolean}
 

@@ -44,6 +44,25 @@ Conventions:
   `tf.distribute.MirroredStrategy` (the gradient aggregation emits AddN on
   bool); the layers cast it to bool themselves.
 * Images are uint8 RGB; the model scales them (Inception's [-1, 1]).
+
+Training batches with the stickers de-duplicated
+(`make_dataset(..., unique_stickers=True)`) replace `candidate_images` and
+`history_images` with each distinct sticker image of the batch once and,
+per slot, the row of its image:
+
+| name              | dtype | shape                                             |
+|-------------------|-------|---------------------------------------------------|
+| sticker_images    | uint8 | (unique, image_size, image_size, 3)  NOT batch-major |
+| candidate_slots   | int32 | (batch, num_candidates)  row in `sticker_images`  |
+| history_slots     | int32 | (batch, history_len)  row in `sticker_images`     |
+
+`sticker_images[candidate_slots]` is `candidate_images` (and likewise for the
+history; a padded history slot points at a zero image). `unique` varies from
+batch to batch (padded with zero images up to a multiple of a bucket size so
+that XLA compiles few shapes); because its leading axis is not the batch,
+these batches cannot be split across the replicas of a `tf.distribute`
+strategy. `history_slots` is absent when the history images are not needed
+(SRS).
 """
 
 from __future__ import annotations
@@ -62,6 +81,11 @@ CANDIDATE_IMAGES = "candidate_images"
 HISTORY_CONTEXT = "history_context"
 HISTORY_IMAGES = "history_images"
 HISTORY_MASK = "history_mask"
+
+# De-duplicated sticker inputs (see the module docstring).
+STICKER_IMAGES = "sticker_images"
+CANDIDATE_SLOTS = "candidate_slots"
+HISTORY_SLOTS = "history_slots"
 
 # Target names.
 LABEL = "label"
@@ -103,6 +127,16 @@ def input_specs(data_config) -> Dict[str, FeatureSpec]:
         HISTORY_CONTEXT: FeatureSpec((c.history_len, c.context_len, c.max_words), "int32"),
         HISTORY_IMAGES: FeatureSpec((c.history_len,) + img, "uint8"),
         HISTORY_MASK: FeatureSpec((c.history_len,), "int32"),
+    }
+
+
+def unique_sticker_specs(data_config) -> Dict[str, FeatureSpec]:
+    """The de-duplicated sticker inputs; `sticker_images`' leading axis is the unique count."""
+    c = data_config
+    return {
+        STICKER_IMAGES: FeatureSpec((c.image_size, c.image_size, 3), "uint8"),
+        CANDIDATE_SLOTS: FeatureSpec((c.num_candidates,), "int32"),
+        HISTORY_SLOTS: FeatureSpec((c.history_len,), "int32"),
     }
 
 

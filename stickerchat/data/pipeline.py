@@ -63,17 +63,43 @@ def all_specs(data_config) -> Dict[str, specs.FeatureSpec]:
     return {**specs.input_specs(data_config), **specs.target_specs(data_config), **specs.meta_specs(data_config)}
 
 
-def batch_features(corpus: Corpus, split: str, positions: Sequence[int]) -> Dict[str, np.ndarray]:
+def _sticker_rows(corpus: Corpus, data, positions: np.ndarray):
+    """Packed-store rows of the candidate and history stickers (-1: a padded history slot)."""
+    history = data.history[positions]  # (b, H) example-table rows, -1 padding
+    history_rows = np.where(history >= 0, corpus.selected_rows[np.maximum(history, 0)], -1)
+    return data.candidate_rows[positions], history_rows
+
+
+def batch_features(
+    corpus: Corpus,
+    split: str,
+    positions: Sequence[int],
+    *,
+    unique_stickers: bool = False,
+    unique_history: bool = True,
+    sticker_bucket: int = 1,
+) -> Dict[str, np.ndarray]:
     """All features of some examples of a split, as numpy arrays.
 
     Args:
         corpus: Corpus.
         split: str. `train`, `val` or `test`.
         positions: Sequence[int]. Example positions within the split.
+        unique_stickers: bool. Instead of `candidate_images` and
+            `history_images`, return each distinct sticker image of the batch
+            once (`sticker_images`) and per slot its row (`candidate_slots`,
+            `history_slots`); see `specs.unique_sticker_specs`.
+        unique_history: bool. With `unique_stickers`, include the history
+            stickers (False for models that do not read them: no
+            `history_slots` then).
+        sticker_bucket: int. With `unique_stickers`, pad `sticker_images`
+            with zero images to a multiple of this many rows.
 
     Returns:
-        Dict name -> array with a leading batch dimension, for every name of
-        `specs.INPUT_NAMES + TARGET_NAMES + META_NAMES`, dtypes per the specs.
+        Dict name -> array with a leading batch dimension (`sticker_images`:
+        the unique count), for every name of `specs.INPUT_NAMES +
+        TARGET_NAMES + META_NAMES` (or its de-duplicated form), dtypes per
+        the specs.
     """
     data = corpus.split(split)
     positions = np.asarray(positions, dtype=np.int64).reshape(-1)
@@ -82,12 +108,10 @@ def batch_features(corpus: Corpus, split: str, positions: Sequence[int]) -> Dict
     mask = history >= 0
     safe = np.where(mask, history, 0)
     history_context = corpus.contexts[safe] * mask[..., None, None].astype(np.int32)
-    history_rows = np.where(mask, corpus.selected_rows[safe], -1)
-    return {
+    candidate_rows, history_rows = _sticker_rows(corpus, data, positions)
+    features = {
         specs.CONTEXT: corpus.contexts[rows],
-        specs.CANDIDATE_IMAGES: corpus.store.gather(data.candidate_rows[positions]),
         specs.HISTORY_CONTEXT: history_context.astype(np.int32),
-        specs.HISTORY_IMAGES: corpus.store.gather(history_rows),
         specs.HISTORY_MASK: mask.astype(np.int32),
         specs.LABEL: data.label[positions],
         specs.CANDIDATE_EMOJI: data.candidate_emoji[positions],
@@ -95,36 +119,102 @@ def batch_features(corpus: Corpus, split: str, positions: Sequence[int]) -> Dict
         specs.USER: corpus.users[rows],
         specs.CANDIDATE_IDS: data.candidate_ids[positions],
     }
+    if not unique_stickers:
+        features[specs.CANDIDATE_IMAGES] = corpus.store.gather(candidate_rows)
+        features[specs.HISTORY_IMAGES] = corpus.store.gather(history_rows)
+        return features
+    slots = [candidate_rows]
+    if unique_history:
+        slots.append(history_rows)
+    flat = np.concatenate([s.reshape(-1) for s in slots])
+    unique, inverse = np.unique(flat, return_inverse=True)  # -1 (a padded history slot) reads a zero image
+    bucket = max(1, int(sticker_bucket))
+    padded = -(-len(unique) // bucket) * bucket
+    unique = np.concatenate([unique, np.full(padded - len(unique), -1, np.int64)])
+    inverse = inverse.astype(np.int32).reshape(-1)
+    features[specs.STICKER_IMAGES] = corpus.store.gather(unique)
+    features[specs.CANDIDATE_SLOTS] = inverse[: candidate_rows.size].reshape(candidate_rows.shape)
+    if unique_history:
+        features[specs.HISTORY_SLOTS] = inverse[candidate_rows.size :].reshape(history_rows.shape)
+    return features
 
 
-def gather_op(corpus: Corpus, split: str, positions: tf.Tensor) -> Dict[str, tf.Tensor]:
+def encoder_calls(corpus: Corpus, split: str, batch_size: int, *, unique_history: bool = True, seed: int = 0):
+    """Sticker-encoder calls per batch, without and with de-duplication.
+
+    Draws the split's batches in a seeded random order (as training does)
+    and returns `(slots, unique)`: the mean number of sticker images per
+    batch that the model encodes without de-duplication (candidates plus,
+    with `unique_history`, history slots) and the mean number of distinct
+    images among them (a padded history slot counts as one zero image).
+    """
+    data = corpus.split(split)
+    order = np.random.default_rng(seed).permutation(len(data))
+    slots, unique = [], []
+    for start in range(0, len(order) - batch_size + 1, batch_size):
+        candidate_rows, history_rows = _sticker_rows(corpus, data, order[start : start + batch_size])
+        rows = np.concatenate([candidate_rows.reshape(-1)] + ([history_rows.reshape(-1)] if unique_history else []))
+        slots.append(rows.size)
+        unique.append(len(np.unique(rows)))
+    if not slots:
+        raise ValueError(f"split '{split}' has fewer than one batch of {batch_size} examples")
+    return float(np.mean(slots)), float(np.mean(unique))
+
+
+def gather_op(
+    corpus: Corpus,
+    split: str,
+    positions: tf.Tensor,
+    *,
+    unique_stickers: bool = False,
+    unique_history: bool = True,
+    sticker_bucket: int = 1,
+) -> Dict[str, tf.Tensor]:
     """TF op: the features of a batch of positions (a 1-D int64 tensor).
 
     Works eagerly and inside `tf.data.Dataset.map`; shapes are set from the
     specs, the batch dimension from `positions` (static when the batches drop
-    their remainder, None otherwise).
+    their remainder, None otherwise). The keyword arguments are those of
+    `batch_features`.
     """
     feature_specs = all_specs(corpus.config)
+    order = list(_ORDER)
+    if unique_stickers:
+        feature_specs.update(specs.unique_sticker_specs(corpus.config))
+        order.remove(specs.CANDIDATE_IMAGES)
+        order.remove(specs.HISTORY_IMAGES)
+        order += [specs.STICKER_IMAGES, specs.CANDIDATE_SLOTS] + ([specs.HISTORY_SLOTS] if unique_history else [])
     positions = tf.convert_to_tensor(positions, tf.int64)
 
     def _numpy(p):
         if _SHUTTING_DOWN.is_set():
             raise RuntimeError("the interpreter is exiting: stickerchat input pipelines are stopped")
-        features = batch_features(corpus, split, p)
-        return [features[name].astype(feature_specs[name].dtype, copy=False) for name in _ORDER]
+        features = batch_features(
+            corpus,
+            split,
+            p,
+            unique_stickers=unique_stickers,
+            unique_history=unique_history,
+            sticker_bucket=sticker_bucket,
+        )
+        return [features[name].astype(feature_specs[name].dtype, copy=False) for name in order]
 
     outputs = tf.numpy_function(
-        _numpy, [positions], [tf.as_dtype(feature_specs[name].dtype) for name in _ORDER], stateful=False
+        _numpy, [positions], [tf.as_dtype(feature_specs[name].dtype) for name in order], stateful=False
     )
     result = {}
-    for name, tensor in zip(_ORDER, outputs):
-        tensor.set_shape((positions.shape[0],) + tuple(feature_specs[name].shape))
+    for name, tensor in zip(order, outputs):
+        leading = None if name == specs.STICKER_IMAGES else positions.shape[0]
+        tensor.set_shape((leading,) + tuple(feature_specs[name].shape))
         result[name] = tensor
     return result
 
 
+_UNIQUE_NAMES = (specs.STICKER_IMAGES, specs.CANDIDATE_SLOTS, specs.HISTORY_SLOTS)
+
+
 def _split_structure(features: Dict[str, tf.Tensor], with_meta: bool):
-    inputs = {name: features[name] for name in specs.INPUT_NAMES}
+    inputs = {name: features[name] for name in specs.INPUT_NAMES + _UNIQUE_NAMES if name in features}
     targets = {name: features[name] for name in specs.TARGET_NAMES}
     if with_meta:
         return inputs, targets, {name: features[name] for name in specs.META_NAMES}
@@ -141,6 +231,9 @@ def make_dataset(
     with_meta: bool = False,
     repeat: bool = False,
     shuffle_buffer: Optional[int] = None,
+    unique_stickers: bool = False,
+    unique_history: bool = True,
+    sticker_bucket: int = 1,
 ) -> tf.data.Dataset:
     """Batches of one split as a `tf.data.Dataset`.
 
@@ -157,6 +250,9 @@ def make_dataset(
         repeat: bool. Repeat forever (each epoch reshuffled when training).
         shuffle_buffer: Optional[int]. Default `config.train.shuffle_buffer`,
             else the whole split. Only positions are buffered (8 bytes each).
+        unique_stickers, unique_history, sticker_bucket: de-duplicate the
+            batch's sticker images (see `batch_features`); the inputs then
+            follow `specs.unique_sticker_specs`.
 
     Returns:
         tf.data.Dataset of `(inputs, targets)` or `(inputs, targets, meta)`.
@@ -179,7 +275,17 @@ def make_dataset(
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset = dataset.map(
-        lambda p: _split_structure(gather_op(corpus, split, p), with_meta),
+        lambda p: _split_structure(
+            gather_op(
+                corpus,
+                split,
+                p,
+                unique_stickers=unique_stickers,
+                unique_history=unique_history,
+                sticker_bucket=sticker_bucket,
+            ),
+            with_meta,
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )

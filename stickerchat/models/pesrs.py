@@ -518,6 +518,60 @@ class PESRS(_FunctionalModel):
             ops.reshape(sticker_vector, (-1, shape[1], self.hidden_dim)),
         )
 
+    def call_on_unique_stickers(self, inputs, training=False):
+        """The model's outputs for a batch whose stickers are de-duplicated.
+
+        Each distinct sticker image of the batch goes through the sticker
+        encoder once; O and O_flat of every candidate and history slot are
+        then gathered by row (`keras.ops.take`). This is the same function as
+        `self(inputs)` on the batch's full images: the scores are equal, and
+        so are the gradients, since the gradient of a gathered row sums over
+        the slots that read it, as the gradients of the repeated encodings
+        sum in the full model. One exception: a backbone with batch
+        normalisation (Inception-v3) *in training mode* normalises by the
+        statistics of the distinct images (and the bucket's zero padding)
+        rather than of every slot.
+
+        Args:
+            inputs: dict with `context`, `history_context`, `history_mask`
+                (as `specs.input_specs`) and `sticker_images`,
+                `candidate_slots` and, for models with a memory,
+                `history_slots` (`specs.unique_sticker_specs`).
+            training: bool.
+
+        Returns:
+            The dict of `self(inputs)`.
+        """
+        if self.use_memory and specs.HISTORY_SLOTS not in inputs:
+            raise ValueError(
+                f"{self.name} reads the user history: its de-duplicated inputs need '{specs.HISTORY_SLOTS}' "
+                "(make_dataset(..., unique_history=True))"
+            )
+        inputs = {name: ops.convert_to_tensor(value) for name, value in inputs.items()}
+        sticker_map, sticker_vector = self.sticker_encoder(inputs[specs.STICKER_IMAGES], training=training)
+        candidate_slots = inputs[specs.CANDIDATE_SLOTS]
+        candidate_vector = ops.take(sticker_vector, candidate_slots, axis=0)  # (batch, cands, d)
+        if self.use_memory:
+            history_vector = ops.take(sticker_vector, inputs[specs.HISTORY_SLOTS], axis=0)  # Eq. 18
+        else:
+            history_vector = ops.zeros(
+                tuple(ops.shape(candidate_slots)[:1]) + (self.history_len, self.hidden_dim), dtype=candidate_vector.dtype
+            )
+        matched = self.matcher(
+            {
+                specs.CONTEXT: inputs[specs.CONTEXT],
+                CANDIDATE_STICKER_MAP: ops.take(sticker_map, candidate_slots, axis=0),
+                CANDIDATE_STICKER_VECTOR: candidate_vector,
+                specs.HISTORY_CONTEXT: inputs[specs.HISTORY_CONTEXT],
+                HISTORY_STICKER_VECTOR: history_vector,
+                specs.HISTORY_MASK: inputs[specs.HISTORY_MASK],
+            },
+            training=training,
+        )
+        outputs = dict(matched)
+        outputs[specs.EMOJI_LOGITS] = self.emoji_classifier(candidate_vector)  # §5.2
+        return outputs
+
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})

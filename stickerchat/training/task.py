@@ -7,6 +7,9 @@ outputs are a dict with `scores` and `emoji_logits`) and trains it with
 * the hinge loss of Eq. 33 over the candidate scores, with `margin`;
 * the auxiliary emoji-classification loss L_s (§5.2) over the candidate
   stickers, weighted by `classify_weight` (off for "w/o Classify");
+* batches whose sticker images are de-duplicated
+  (`make_dataset(..., unique_stickers=True)`) go to the model's
+  `call_on_unique_stickers`, the others to the model itself;
 * the authors' encoder warm-up: for the first `classify_warmup_steps`
   optimizer steps only L_s is minimised, so the sticker encoder learns the
   emoji task before the whole model trains.
@@ -64,6 +67,13 @@ class RankingTask(keras.Model):
         self.emoji_tracker = keras.metrics.Mean(name="emoji_loss")
 
     def call(self, inputs, training=False):
+        if specs.STICKER_IMAGES in inputs:  # a batch with de-duplicated stickers
+            if not hasattr(self.model, "call_on_unique_stickers"):
+                raise ValueError(
+                    f"{type(self.model).__name__} cannot take batches with de-duplicated stickers "
+                    "(make_dataset(..., unique_stickers=False))"
+                )
+            return self.model.call_on_unique_stickers(inputs, training=training)
         return self.model(inputs, training=training)
 
     def _loss_terms(self, y, y_pred):

@@ -122,6 +122,28 @@ def make_task(config: config_lib.Config, total_steps: int) -> RankingTask:
     return task
 
 
+def unique_sticker_options(config: config_lib.Config, model, strategy) -> Dict:
+    """The `make_dataset` keywords for training batches: de-duplicated stickers where possible.
+
+    De-duplication is used when `config.train.unique_stickers` is on, the
+    model has `call_on_unique_stickers` (PESRS and its variants) and the
+    strategy has one replica (the unique images are not batch-major, so they
+    cannot be split across replicas).
+    """
+    unique = bool(
+        config.train.unique_stickers
+        and hasattr(model, "call_on_unique_stickers")
+        and getattr(strategy, "num_replicas_in_sync", 1) == 1
+    )
+    if not unique:
+        return {"unique_stickers": False}
+    return {
+        "unique_stickers": True,
+        "unique_history": bool(getattr(model, "use_memory", True)),
+        "sticker_bucket": config.train.sticker_bucket or (32 if config.train.jit_compile else 1),
+    }
+
+
 def evaluate_model_file(model_path: str, corpus, config: config_lib.Config, split: str, batch_size=None):
     """Reloads a `.keras` model in safe mode and scores a split; returns predictions."""
     model = keras.saving.load_model(model_path, safe_mode=True)
@@ -152,10 +174,12 @@ def train(
     eval_batches = config.train.eval_batches or None
 
     with dtype_policy(config.train.mixed_precision):
-        train_ds = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True)
         keras.utils.set_random_seed(config.data.seed)
         with strategy.scope():
             task = make_task(config, total_steps)
+        unique = unique_sticker_options(config, task.model, strategy)
+        train_ds = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True, **unique)
+        with strategy.scope():
             # Build the task (and its optimizer) so a backup can be restored into it.
             first_inputs, _ = next(iter(train_ds.take(1)))
             task(first_inputs)
@@ -182,7 +206,8 @@ def train(
         if verbose:
             print(
                 f"training {config.model_name} ({config.preset} preset) for {total_steps} steps, "
-                f"validating every {eval_every}; model_dir={model_dir}",
+                f"validating every {eval_every}; stickers de-duplicated per batch: "
+                f"{'yes' if unique['unique_stickers'] else 'no'}; model_dir={model_dir}",
                 flush=True,
             )
         task.fit(

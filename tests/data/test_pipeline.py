@@ -124,3 +124,66 @@ def test_shape_mismatch_is_refused(setup):
     other = get_preset("cpu")
     with pytest.raises(ValueError, match="context_len"):
         pipeline.make_dataset(corpus, "val", other, training=False)
+
+
+@pytest.mark.parametrize("bucket", [1, 8])
+def test_unique_stickers_rebuild_the_full_images(setup, bucket):
+    corpus, config = setup
+    positions = list(range(corpus.num_examples("train")))
+    full = pipeline.batch_features(corpus, "train", positions)
+    unique = pipeline.batch_features(corpus, "train", positions, unique_stickers=True, sticker_bucket=bucket)
+    assert specs.CANDIDATE_IMAGES not in unique and specs.HISTORY_IMAGES not in unique
+    images = unique[specs.STICKER_IMAGES]
+    np.testing.assert_array_equal(images[unique[specs.CANDIDATE_SLOTS]], full[specs.CANDIDATE_IMAGES])
+    np.testing.assert_array_equal(images[unique[specs.HISTORY_SLOTS]], full[specs.HISTORY_IMAGES])
+    for name in specs.INPUT_NAMES + specs.TARGET_NAMES + specs.META_NAMES:
+        if name in unique:
+            np.testing.assert_array_equal(unique[name], full[name])
+    # Each distinct image once (a padded history slot reads the one zero image),
+    # then zero padding up to the bucket.
+    slots = np.concatenate([unique[specs.CANDIDATE_SLOTS].ravel(), unique[specs.HISTORY_SLOTS].ravel()])
+    used = np.unique(slots)
+    distinct = {images[i].tobytes() for i in used}
+    assert len(distinct) == len(used) < slots.size
+    assert len(images) % bucket == 0 and len(images) - len(used) < bucket
+    assert not images[np.setdiff1d(np.arange(len(images)), used)].any()
+    assert unique[specs.CANDIDATE_SLOTS].dtype == unique[specs.HISTORY_SLOTS].dtype == np.int32
+
+
+def test_unique_stickers_without_history(setup):
+    corpus, _ = setup
+    full = pipeline.batch_features(corpus, "train", [0, 1, 2])
+    unique = pipeline.batch_features(corpus, "train", [0, 1, 2], unique_stickers=True, unique_history=False)
+    assert specs.HISTORY_SLOTS not in unique
+    np.testing.assert_array_equal(
+        unique[specs.STICKER_IMAGES][unique[specs.CANDIDATE_SLOTS]], full[specs.CANDIDATE_IMAGES]
+    )
+    assert len(unique[specs.STICKER_IMAGES]) == len(np.unique(corpus.split("train").candidate_rows[[0, 1, 2]]))
+
+
+def test_unique_sticker_dataset(setup):
+    corpus, config = setup
+    ds = pipeline.make_dataset(corpus, "train", config, training=True, unique_stickers=True, sticker_bucket=4)
+    inputs, _ = ds.element_spec
+    assert inputs[specs.STICKER_IMAGES].shape.as_list() == [None, 32, 32, 3]
+    assert inputs[specs.CANDIDATE_SLOTS].shape.as_list() == [config.train.batch_size, config.data.num_candidates]
+    assert inputs[specs.HISTORY_SLOTS].shape.as_list() == [config.train.batch_size, config.data.history_len]
+    inputs, _ = next(iter(ds))
+    assert inputs[specs.STICKER_IMAGES].shape[0] % 4 == 0
+    assert int(tf.reduce_max(inputs[specs.CANDIDATE_SLOTS])) < inputs[specs.STICKER_IMAGES].shape[0]
+
+
+def test_encoder_calls(setup):
+    corpus, _ = setup
+    slots, unique = pipeline.encoder_calls(corpus, "train", batch_size=7)
+    data = corpus.split("train")
+    assert slots == 7 * (data.candidate_rows.shape[1] + data.history.shape[1])
+    # Three batches of the 21 examples: at most the distinct stickers plus the zero image.
+    assert 1 <= unique <= min(slots, len(corpus.store) + 1)
+    _, whole = pipeline.encoder_calls(corpus, "train", batch_size=21)
+    features = pipeline.batch_features(corpus, "train", range(21), unique_stickers=True)
+    assert whole == len(features[specs.STICKER_IMAGES])
+    no_history = pipeline.encoder_calls(corpus, "train", batch_size=7, unique_history=False)
+    assert no_history[0] == 7 * data.candidate_rows.shape[1] and no_history[1] <= unique
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        pipeline.encoder_calls(corpus, "train", batch_size=22)

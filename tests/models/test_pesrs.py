@@ -160,3 +160,87 @@ class TestPESRS(TestCase):
         batch = _batch(config, seed=10, min_history=1)
         torch_scores = scores_under_backend({"pesrs": model}, batch, "torch")["pesrs"]
         self.assertAllClose(model(batch)[specs.SCORES], torch_scores, atol=1e-4)
+
+
+def _with_repeated_stickers(config, batch_size=4, pool=7, seed=0):
+    """A batch whose candidate and history images are drawn from `pool` distinct images.
+
+    Returns `(full, unique)`: the usual inputs, and the same batch with the
+    stickers de-duplicated (`specs.unique_sticker_specs`), one zero image
+    standing for the padded history slots.
+    """
+    d = config.data
+    full = _batch(config, batch_size=batch_size, seed=seed, min_history=1)
+    rng = np.random.default_rng(seed + 7)
+    images = rng.integers(0, 256, (pool, d.image_size, d.image_size, 3)).astype(np.uint8)
+    images[0] = 0  # the padded history slots' image
+    candidate_slots = rng.integers(1, pool, (batch_size, d.num_candidates)).astype(np.int32)
+    history_slots = rng.integers(1, pool, (batch_size, d.history_len)).astype(np.int32)
+    history_slots = np.where(full[specs.HISTORY_MASK] > 0, history_slots, 0).astype(np.int32)
+    full[specs.CANDIDATE_IMAGES] = images[candidate_slots]
+    full[specs.HISTORY_IMAGES] = images[history_slots]
+    unique = {k: full[k] for k in (specs.CONTEXT, specs.HISTORY_CONTEXT, specs.HISTORY_MASK)}
+    unique.update(
+        {specs.STICKER_IMAGES: images, specs.CANDIDATE_SLOTS: candidate_slots, specs.HISTORY_SLOTS: history_slots}
+    )
+    return full, unique
+
+
+def _gradients(model, config, inputs, call, training):
+    targets = random_targets(config.data, config.model.num_emoji, batch_size=inputs[specs.CONTEXT].shape[0])
+    with tf.GradientTape() as tape:
+        out = call(inputs, training=training)
+        loss = losses.hinge_ranking_loss(out[specs.SCORES], targets[specs.LABEL], 0.1)
+        loss += losses.emoji_classification_loss(out[specs.EMOJI_LOGITS], targets[specs.CANDIDATE_EMOJI])
+    grads = tape.gradient(loss, model.trainable_variables)
+    return out, [to_numpy(tf.convert_to_tensor(g)) for g in grads]
+
+
+class TestUniqueStickers(TestCase):
+    """`call_on_unique_stickers` (each distinct image encoded once) is the full model."""
+
+    def _check(self, model, config, full, unique, training, atol=1e-5):
+        out_full, grads_full = _gradients(model, config, full, model, training)
+        out_unique, grads_unique = _gradients(model, config, unique, model.call_on_unique_stickers, training)
+        assert set(out_unique) == set(out_full)
+        for name in out_full:
+            np.testing.assert_allclose(to_numpy(out_unique[name]), to_numpy(out_full[name]), atol=atol, err_msg=name)
+        assert len(grads_full) == len(model.trainable_variables) and len(grads_full) > 10
+        touched = 0
+        for variable, g_full, g_unique in zip(model.trainable_variables, grads_full, grads_unique):
+            scale = max(1.0, float(np.abs(g_full).max()))
+            np.testing.assert_allclose(g_unique, g_full, atol=atol * scale, err_msg=variable.path)
+            touched += bool(np.abs(g_full).max() > 0)
+        # The sticker encoder's kernels get gradients through the gathered rows.
+        encoder = {v.path for v in model.sticker_encoder.trainable_variables}
+        assert any(
+            np.abs(g).max() > 0 for v, g in zip(model.trainable_variables, grads_unique) if v.path in encoder
+        )
+        assert touched > len(grads_full) // 2
+
+    @pytest.mark.parametrize("name", ["pesrs", "srs", "pesrs_no_tar", "average_mem"])
+    def test_scores_and_gradients_equal_the_full_model(self, name):
+        config = _config(dropout=0.0)
+        model = build_model(name, config, return_attention=True)
+        full, unique = _with_repeated_stickers(config)
+        if not model.use_memory:
+            del unique[specs.HISTORY_SLOTS]  # SRS does not read the history images
+        self._check(model, config, full, unique, training=True)
+
+    def test_inception_in_inference_mode(self):
+        # Batch normalisation in inference mode uses its moving statistics, so
+        # the Inception-v3 encoder is also the same function on unique images.
+        config = _config(dropout=0.0, image_encoder="inception_v3").replace(
+            image_size=75, num_candidates=3, history_len=2
+        )
+        model = build_model("pesrs", config)
+        full, unique = _with_repeated_stickers(config, batch_size=2, pool=4)
+        self._check(model, config, full, unique, training=False, atol=1e-4)
+
+    def test_memory_model_needs_history_slots(self):
+        config = _config()
+        model = build_model("pesrs", config)
+        _, unique = _with_repeated_stickers(config)
+        del unique[specs.HISTORY_SLOTS]
+        with pytest.raises(ValueError, match="history_slots"):
+            model.call_on_unique_stickers(unique)

@@ -59,12 +59,14 @@ def trained(tmp_path_factory):
 def test_train_writes_every_file(trained):
     import keras
 
+    import stickerchat.models  # noqa: F401  (registers the model classes, as a user's loading code must)
     from stickerchat import config as config_lib
     from stickerchat import specs
     from stickerchat.predictions import read_predictions
 
     model_dir, stdout = trained
     assert "test: MAP" in stdout
+    assert "stickers de-duplicated per batch: yes" in stdout
     cfg = config_lib.Config.from_json(open(os.path.join(model_dir, "config.json")).read())
     assert cfg.model_name == "pesrs" and cfg.train.train_steps == 12 and cfg.model.vocab_size > 2
     metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
@@ -142,6 +144,41 @@ def test_resume_continues_at_its_step(tmp_path):
     assert os.path.exists(os.path.join(model_dir, "metrics.json"))
 
 
+@pytest.mark.parametrize("model_name", ["pesrs", "srs"])
+def test_unique_stickers_train_the_same_model(tmp_path, model_name):
+    """Training on de-duplicated stickers takes the same steps as encoding every slot."""
+    import keras
+
+    from stickerchat import flags as sc_flags
+    from stickerchat.training import trainer
+
+    class Losses(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.losses = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.losses.append(float(logs["loss"]))
+
+    from stickerchat.predictions import read_predictions
+
+    runs = {}
+    for unique in (True, False):
+        cfg = sc_flags.resolve_config(
+            "test", None, model_name, batch_size=8, train_steps=8, eval_every=8, eval_batches=1, context_len=4,
+            max_words=8, image_size=32, unique_stickers=unique,
+        )
+        cfg.train.attention_images = 0
+        losses = Losses()
+        model_dir = str(tmp_path / str(unique))
+        trainer.train(cfg, model_dir, verbose=0, extra_callbacks=[losses])
+        runs[unique] = losses.losses, read_predictions(os.path.join(model_dir, "predictions.tsv")).scores
+    assert len(runs[True][0]) == 8
+    np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-4)
+    assert runs[True][0][-1] != runs[True][0][0]  # the model did train
+    # The trained models score the test split alike (float32 sums in another order: not bit for bit).
+    np.testing.assert_allclose(runs[True][1], runs[False][1], atol=1e-4)
+
+
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     model_dir = str(tmp_path / "mirrored")
     proc = run_module(
@@ -149,6 +186,8 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
         *[a for a in TINY if not a.startswith(("--train_steps", "--eval_every"))], "--train_steps=4", "--eval_every=4",
     )
     assert "MirroredStrategy" in proc.stdout + proc.stderr or os.path.exists(os.path.join(model_dir, "metrics.json"))
+    # The de-duplicated sticker images are not batch-major: not split across replicas.
+    assert "stickers de-duplicated per batch: no" in proc.stdout
     metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
     assert np.isfinite(metrics["MAP"])
 
