@@ -3,7 +3,9 @@
     python -m benchmarks.input_pipeline [--big_sets 850] [--big_train 20000] [--workdir /tmp/sc-bench]
 
 1. examples/s of `make_dataset` (training order, cpu preset) on the demo
-   corpus, iterating batches without a model;
+   corpus, iterating batches without a model, with and without per-batch
+   sticker de-duplication, and the sticker-encoder calls per batch that
+   de-duplication saves (PESRS: candidates and history; SRS: candidates);
 2. the same on a larger synthetic corpus (the demo generator with more sets,
    users and examples; ~24 stickers per set), at the cpu preset's 64×64 and at
    the paper's 128×128 with 15 utterances × 30 words;
@@ -33,10 +35,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def throughput(corpus, config, batches: int) -> float:
+def throughput(corpus, config, batches: int, **options) -> float:
     from stickerchat.data import pipeline
 
-    dataset = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True)
+    dataset = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True, **options)
     iterator = iter(dataset)
     for _ in range(5):
         next(iterator)
@@ -59,6 +61,14 @@ def main(argv: Sequence[str]) -> None:
     print(f"cores: {os.cpu_count()}")
     corpus = load_corpus(None, cpu.data)
     print(f"demo corpus, cpu preset (64px, batch 32): {throughput(corpus, cpu, FLAGS.batches):,.0f} examples/s")
+    unique_rate = throughput(corpus, cpu, FLAGS.batches, unique_stickers=True)
+    print(f"demo corpus, de-duplicated stickers (what training reads): {unique_rate:,.0f} examples/s")
+    from stickerchat.data import pipeline
+
+    for model, history in (("PESRS", True), ("SRS", False)):
+        slots, unique = pipeline.encoder_calls(corpus, "train", cpu.train.batch_size, unique_history=history)
+        print(f"sticker-encoder calls per training batch of {cpu.train.batch_size}, {model}: {slots:.0f} slots, "
+              f"{unique:.1f} distinct images ({1 - unique / slots:.0%} saved)")
 
     big_dir = os.path.join(FLAGS.workdir, f"big-{FLAGS.big_sets}-{FLAGS.big_train}")
     if not os.path.exists(os.path.join(big_dir, demo.COMPLETE_MARKER)):

@@ -65,6 +65,31 @@ def test_scores_do_not_depend_on_other_candidates_or_chunking(rec):
     np.testing.assert_allclose(single, scores[7:8], atol=1e-6)
 
 
+def test_row_width_pads_less_than_one_row_of_candidates(rec):
+    from stickerchat.recommender import MAX_ROW_FACTOR
+
+    c = rec.num_candidates
+    assert rec.row_width(1) == rec.row_width(c) == c
+    for count in (1, c + 1, 7 * c - 1, MAX_ROW_FACTOR * c, MAX_ROW_FACTOR * c + 1, 1000, 5000):
+        width = rec.row_width(count)
+        rows = -(-count // width)
+        assert width % c == 0 and width <= MAX_ROW_FACTOR * c
+        assert rows == -(-count // (MAX_ROW_FACTOR * c))  # as few rows as the cap allows
+        assert rows * width - count < rows * c  # under C padding candidates per row
+    assert rec.row_width(200 * c) == 50 * c  # four rows of 50·C, not 4·64·C = 256·C slots
+
+
+def test_xla_matcher_equals_the_plain_one(tiny_model_dir, rec):
+    plain = Recommender.from_model_dir(tiny_model_dir, jit_compile=False)
+    assert rec.jit_compile and not plain.jit_compile
+    assert rec.matcher_for(rec.num_candidates).jit_compile is True
+    corpus = rec.corpus
+    many = [s for k in list(corpus.sticker_sets)[:2] for s in corpus.sticker_sets[k]]
+    _, xla = rec.score(DIALOG, _history(corpus), candidates=many)
+    _, reference = plain.score(DIALOG, _history(corpus), candidates=many)
+    np.testing.assert_allclose(xla, reference, atol=1e-5)
+
+
 def test_ranking_is_sorted_and_covers_every_candidate(rec):
     set_id = list(rec.corpus.sticker_sets)[4]
     ranking = rec.rank(DIALOG, _history(rec.corpus), sticker_set=set_id)

@@ -10,6 +10,12 @@ in parallel (`num_parallel_calls=AUTOTUNE`, deterministic order) and
 prefetched. Memory stays bounded: only positions flow through the pipeline,
 and each batch reads its own image rows.
 
+With `unique_stickers=True` (what training uses for PESRS on one replica)
+each batch carries every distinct sticker image once, plus per-slot rows
+(`specs.unique_sticker_specs`): a sticker that is a candidate of several
+dialogs, or in a user's history again, is read and encoded once.
+`encoder_calls` counts what that saves on a corpus.
+
 `batch_features` is the same gathering in numpy (for tests and tools) and
 `encode_example` builds the model inputs of one raw dialog for a recommender.
 """

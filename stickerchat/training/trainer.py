@@ -10,6 +10,8 @@ what the experiment scripts call. It
    initialisation and dropout are then repeatable on one machine), builds
    the registered model and wraps it in a `RankingTask` (Eq. 33 + L_s,
    emoji warm-up) under the requested `tf.distribute` strategy and precision;
+   training batches carry each distinct sticker image once where the model
+   and strategy allow (`unique_sticker_options`);
 4. trains with Adam, polynomially decayed learning rate and global-norm
    clipping, validating every `eval_every` steps with the ranking metrics
    (TensorBoard scalars in `model_dir/train` and `model_dir/validation`),
