@@ -54,16 +54,15 @@ def main(argv: Sequence[str]) -> None:
     del argv
     os.environ.setdefault("STICKERCHAT_CACHE", os.path.join(FLAGS.workdir, "cache"))
     from stickerchat.config import get_preset
-    from stickerchat.data import demo, load_corpus
+    from stickerchat.data import demo, load_corpus, pipeline
 
     cpu = get_preset("cpu")
     cpu.data.cache_dir = os.environ["STICKERCHAT_CACHE"]
     print(f"cores: {os.cpu_count()}")
     corpus = load_corpus(None, cpu.data)
     print(f"demo corpus, cpu preset (64px, batch 32): {throughput(corpus, cpu, FLAGS.batches):,.0f} examples/s")
-    unique_rate = throughput(corpus, cpu, FLAGS.batches, unique_stickers=True)
+    unique_rate = throughput(corpus, cpu, FLAGS.batches, unique_stickers=pipeline.UniqueStickers())
     print(f"demo corpus, de-duplicated stickers (what training reads): {unique_rate:,.0f} examples/s")
-    from stickerchat.data import pipeline
 
     for model, history in (("PESRS", True), ("SRS", False)):
         slots, unique = pipeline.encoder_calls(corpus, "train", cpu.train.batch_size, unique_history=history)

@@ -46,7 +46,7 @@ Conventions:
 * Images are uint8 RGB; the model scales them (Inception's [-1, 1]).
 
 Training batches with the stickers de-duplicated
-(`make_dataset(..., unique_stickers=True)`) replace `candidate_images` and
+(`make_dataset(..., unique_stickers=UniqueStickers())`) replace `candidate_images` and
 `history_images` with each distinct sticker image of the batch once and,
 per slot, the row of its image:
 

@@ -10,7 +10,7 @@ in parallel (`num_parallel_calls=AUTOTUNE`, deterministic order) and
 prefetched. Memory stays bounded: only positions flow through the pipeline,
 and each batch reads its own image rows.
 
-With `unique_stickers=True` (what training uses for PESRS on one replica)
+With `unique_stickers=UniqueStickers(...)` (what training uses for PESRS on one replica)
 each batch carries every distinct sticker image once, plus per-slot rows
 (`specs.unique_sticker_specs`): a sticker that is a candidate of several
 dialogs, or in a user's history again, is read and encoded once.
@@ -23,6 +23,7 @@ dialogs, or in a user's history again, is read and encoded once.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import threading
 import time
 from typing import Dict, Iterable, Optional, Sequence, Tuple
@@ -32,9 +33,6 @@ import tensorflow as tf
 
 from stickerchat import specs
 from stickerchat.data.corpus import Corpus
-
-# The order of the arrays returned by `batch_features` / `gather_op`.
-_ORDER = specs.INPUT_NAMES + specs.TARGET_NAMES + specs.META_NAMES
 
 # A tf.data iterator still alive when the interpreter exits keeps calling
 # `tf.numpy_function` from its prefetch threads; a call that starts during
@@ -64,26 +62,46 @@ def _check_shapes(corpus: Corpus, data_config) -> None:
             )
 
 
-def all_specs(data_config) -> Dict[str, specs.FeatureSpec]:
-    """Inputs, targets and meta specs in one dict (names are distinct)."""
-    return {**specs.input_specs(data_config), **specs.target_specs(data_config), **specs.meta_specs(data_config)}
+@dataclasses.dataclass(frozen=True)
+class UniqueStickers:
+    """How a batch carries its sticker images de-duplicated (`specs.unique_sticker_specs`).
+
+    Attributes:
+        history: bool. Include the history stickers (False for models that
+            do not read them: the batch has no `history_slots` then).
+        bucket: int. Pad `sticker_images` with zero images to a multiple of
+            this many rows (fewer shapes for XLA to compile).
+    """
+
+    history: bool = True
+    bucket: int = 1
 
 
-def _sticker_rows(corpus: Corpus, data, positions: np.ndarray):
-    """Packed-store rows of the candidate and history stickers (-1: a padded history slot)."""
-    history = data.history[positions]  # (b, H) example-table rows, -1 padding
-    history_rows = np.where(history >= 0, corpus.selected_rows[np.maximum(history, 0)], -1)
-    return data.candidate_rows[positions], history_rows
+def feature_specs(data_config, unique_stickers: Optional[UniqueStickers] = None) -> Dict[str, specs.FeatureSpec]:
+    """Inputs, targets and meta specs in one dict (names are distinct), in `gather_op`'s order.
+
+    With `unique_stickers`, the inputs hold `specs.unique_sticker_specs`
+    instead of `candidate_images` and `history_images`.
+    """
+    inputs = specs.input_specs(data_config)
+    if unique_stickers is not None:
+        del inputs[specs.CANDIDATE_IMAGES], inputs[specs.HISTORY_IMAGES]
+        inputs.update(specs.unique_sticker_specs(data_config))
+        if not unique_stickers.history:
+            del inputs[specs.HISTORY_SLOTS]
+    return {**inputs, **specs.target_specs(data_config), **specs.meta_specs(data_config)}
+
+
+def _history_rows(corpus: Corpus, history: np.ndarray) -> np.ndarray:
+    """Packed-store rows of the history stickers of example-table rows `history` (-1: a padded slot)."""
+    return np.where(history >= 0, corpus.selected_rows[np.maximum(history, 0)], -1)
 
 
 def batch_features(
     corpus: Corpus,
     split: str,
     positions: Sequence[int],
-    *,
-    unique_stickers: bool = False,
-    unique_history: bool = True,
-    sticker_bucket: int = 1,
+    unique_stickers: Optional[UniqueStickers] = None,
 ) -> Dict[str, np.ndarray]:
     """All features of some examples of a split, as numpy arrays.
 
@@ -91,30 +109,23 @@ def batch_features(
         corpus: Corpus.
         split: str. `train`, `val` or `test`.
         positions: Sequence[int]. Example positions within the split.
-        unique_stickers: bool. Instead of `candidate_images` and
-            `history_images`, return each distinct sticker image of the batch
-            once (`sticker_images`) and per slot its row (`candidate_slots`,
-            `history_slots`); see `specs.unique_sticker_specs`.
-        unique_history: bool. With `unique_stickers`, include the history
-            stickers (False for models that do not read them: no
-            `history_slots` then).
-        sticker_bucket: int. With `unique_stickers`, pad `sticker_images`
-            with zero images to a multiple of this many rows.
+        unique_stickers: Optional[UniqueStickers]. Instead of
+            `candidate_images` and `history_images`, return each distinct
+            sticker image of the batch once (`sticker_images`) and per slot
+            its row (`candidate_slots`, `history_slots`).
 
     Returns:
         Dict name -> array with a leading batch dimension (`sticker_images`:
-        the unique count), for every name of `specs.INPUT_NAMES +
-        TARGET_NAMES + META_NAMES` (or its de-duplicated form), dtypes per
-        the specs.
+        the unique count), for every name of `feature_specs(corpus.config,
+        unique_stickers)`, dtypes per the specs.
     """
     data = corpus.split(split)
     positions = np.asarray(positions, dtype=np.int64).reshape(-1)
     rows = data.index[positions]
     history = data.history[positions]  # (b, H) example-table rows, -1 padding
     mask = history >= 0
-    safe = np.where(mask, history, 0)
-    history_context = corpus.contexts[safe] * mask[..., None, None].astype(np.int32)
-    candidate_rows, history_rows = _sticker_rows(corpus, data, positions)
+    history_context = corpus.contexts[np.maximum(history, 0)] * mask[..., None, None].astype(np.int32)
+    candidate_rows, history_rows = data.candidate_rows[positions], _history_rows(corpus, history)
     features = {
         specs.CONTEXT: corpus.contexts[rows],
         specs.HISTORY_CONTEXT: history_context.astype(np.int32),
@@ -125,22 +136,20 @@ def batch_features(
         specs.USER: corpus.users[rows],
         specs.CANDIDATE_IDS: data.candidate_ids[positions],
     }
-    if not unique_stickers:
+    if unique_stickers is None:
         features[specs.CANDIDATE_IMAGES] = corpus.store.gather(candidate_rows)
         features[specs.HISTORY_IMAGES] = corpus.store.gather(history_rows)
         return features
-    slots = [candidate_rows]
-    if unique_history:
-        slots.append(history_rows)
+    slots = [candidate_rows] + ([history_rows] if unique_stickers.history else [])
     flat = np.concatenate([s.reshape(-1) for s in slots])
     unique, inverse = np.unique(flat, return_inverse=True)  # -1 (a padded history slot) reads a zero image
-    bucket = max(1, int(sticker_bucket))
+    bucket = max(1, int(unique_stickers.bucket))
     padded = -(-len(unique) // bucket) * bucket
     unique = np.concatenate([unique, np.full(padded - len(unique), -1, np.int64)])
     inverse = inverse.astype(np.int32).reshape(-1)
     features[specs.STICKER_IMAGES] = corpus.store.gather(unique)
     features[specs.CANDIDATE_SLOTS] = inverse[: candidate_rows.size].reshape(candidate_rows.shape)
-    if unique_history:
+    if unique_stickers.history:
         features[specs.HISTORY_SLOTS] = inverse[candidate_rows.size :].reshape(history_rows.shape)
     return features
 
@@ -158,8 +167,11 @@ def encoder_calls(corpus: Corpus, split: str, batch_size: int, *, unique_history
     order = np.random.default_rng(seed).permutation(len(data))
     slots, unique = [], []
     for start in range(0, len(order) - batch_size + 1, batch_size):
-        candidate_rows, history_rows = _sticker_rows(corpus, data, order[start : start + batch_size])
-        rows = np.concatenate([candidate_rows.reshape(-1)] + ([history_rows.reshape(-1)] if unique_history else []))
+        positions = order[start : start + batch_size]
+        rows = [data.candidate_rows[positions].reshape(-1)]
+        if unique_history:
+            rows.append(_history_rows(corpus, data.history[positions]).reshape(-1))
+        rows = np.concatenate(rows)
         slots.append(rows.size)
         unique.append(len(np.unique(rows)))
     if not slots:
@@ -168,59 +180,37 @@ def encoder_calls(corpus: Corpus, split: str, batch_size: int, *, unique_history
 
 
 def gather_op(
-    corpus: Corpus,
-    split: str,
-    positions: tf.Tensor,
-    *,
-    unique_stickers: bool = False,
-    unique_history: bool = True,
-    sticker_bucket: int = 1,
+    corpus: Corpus, split: str, positions: tf.Tensor, unique_stickers: Optional[UniqueStickers] = None
 ) -> Dict[str, tf.Tensor]:
     """TF op: the features of a batch of positions (a 1-D int64 tensor).
 
     Works eagerly and inside `tf.data.Dataset.map`; shapes are set from the
     specs, the batch dimension from `positions` (static when the batches drop
-    their remainder, None otherwise). The keyword arguments are those of
+    their remainder, None otherwise). `unique_stickers` as in
     `batch_features`.
     """
-    feature_specs = all_specs(corpus.config)
-    order = list(_ORDER)
-    if unique_stickers:
-        feature_specs.update(specs.unique_sticker_specs(corpus.config))
-        order.remove(specs.CANDIDATE_IMAGES)
-        order.remove(specs.HISTORY_IMAGES)
-        order += [specs.STICKER_IMAGES, specs.CANDIDATE_SLOTS] + ([specs.HISTORY_SLOTS] if unique_history else [])
+    feature_specs_ = feature_specs(corpus.config, unique_stickers)
     positions = tf.convert_to_tensor(positions, tf.int64)
 
     def _numpy(p):
         if _SHUTTING_DOWN.is_set():
             raise RuntimeError("the interpreter is exiting: stickerchat input pipelines are stopped")
-        features = batch_features(
-            corpus,
-            split,
-            p,
-            unique_stickers=unique_stickers,
-            unique_history=unique_history,
-            sticker_bucket=sticker_bucket,
-        )
-        return [features[name].astype(feature_specs[name].dtype, copy=False) for name in order]
+        features = batch_features(corpus, split, p, unique_stickers)
+        return [features[name].astype(spec.dtype, copy=False) for name, spec in feature_specs_.items()]
 
     outputs = tf.numpy_function(
-        _numpy, [positions], [tf.as_dtype(feature_specs[name].dtype) for name in order], stateful=False
+        _numpy, [positions], [tf.as_dtype(spec.dtype) for spec in feature_specs_.values()], stateful=False
     )
     result = {}
-    for name, tensor in zip(order, outputs):
+    for (name, spec), tensor in zip(feature_specs_.items(), outputs):
         leading = None if name == specs.STICKER_IMAGES else positions.shape[0]
-        tensor.set_shape((leading,) + tuple(feature_specs[name].shape))
+        tensor.set_shape((leading,) + tuple(spec.shape))
         result[name] = tensor
     return result
 
 
-_UNIQUE_NAMES = (specs.STICKER_IMAGES, specs.CANDIDATE_SLOTS, specs.HISTORY_SLOTS)
-
-
 def _split_structure(features: Dict[str, tf.Tensor], with_meta: bool):
-    inputs = {name: features[name] for name in specs.INPUT_NAMES + _UNIQUE_NAMES if name in features}
+    inputs = {name: t for name, t in features.items() if name not in specs.TARGET_NAMES + specs.META_NAMES}
     targets = {name: features[name] for name in specs.TARGET_NAMES}
     if with_meta:
         return inputs, targets, {name: features[name] for name in specs.META_NAMES}
@@ -237,9 +227,7 @@ def make_dataset(
     with_meta: bool = False,
     repeat: bool = False,
     shuffle_buffer: Optional[int] = None,
-    unique_stickers: bool = False,
-    unique_history: bool = True,
-    sticker_bucket: int = 1,
+    unique_stickers: Optional[UniqueStickers] = None,
 ) -> tf.data.Dataset:
     """Batches of one split as a `tf.data.Dataset`.
 
@@ -256,9 +244,9 @@ def make_dataset(
         repeat: bool. Repeat forever (each epoch reshuffled when training).
         shuffle_buffer: Optional[int]. Default `config.train.shuffle_buffer`,
             else the whole split. Only positions are buffered (8 bytes each).
-        unique_stickers, unique_history, sticker_bucket: de-duplicate the
+        unique_stickers: Optional[UniqueStickers]. De-duplicate each
             batch's sticker images (see `batch_features`); the inputs then
-            follow `specs.unique_sticker_specs`.
+            hold `specs.unique_sticker_specs`.
 
     Returns:
         tf.data.Dataset of `(inputs, targets)` or `(inputs, targets, meta)`.
@@ -281,17 +269,7 @@ def make_dataset(
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset = dataset.map(
-        lambda p: _split_structure(
-            gather_op(
-                corpus,
-                split,
-                p,
-                unique_stickers=unique_stickers,
-                unique_history=unique_history,
-                sticker_bucket=sticker_bucket,
-            ),
-            with_meta,
-        ),
+        lambda p: _split_structure(gather_op(corpus, split, p, unique_stickers), with_meta),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )

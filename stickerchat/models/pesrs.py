@@ -424,25 +424,8 @@ class PESRS(_FunctionalModel):
         sticker_map = ops.reshape(sticker_map, (-1, count, p, p, d))
         sticker_vector = ops.reshape(sticker_vector, (-1, count, d))
         candidate_vector = sticker_vector[:, :num_candidates]
-        if use_memory:
-            history_vector = sticker_vector[:, num_candidates:]
-        else:  # SRS ignores the history; a cheap placeholder keeps the matcher's inputs.
-            history_vector = ops.zeros_like(candidate_vector[:, :1]) * ops.ones((history_len, 1))
-        matched = self.matcher(
-            {
-                specs.CONTEXT: inputs[specs.CONTEXT],
-                CANDIDATE_STICKER_MAP: sticker_map[:, :num_candidates],
-                CANDIDATE_STICKER_VECTOR: candidate_vector,
-                specs.HISTORY_CONTEXT: inputs[specs.HISTORY_CONTEXT],
-                HISTORY_STICKER_VECTOR: history_vector,
-                specs.HISTORY_MASK: inputs[specs.HISTORY_MASK],
-            }
-        )
-        outputs = {specs.SCORES: matched[specs.SCORES]}
-        outputs[specs.EMOJI_LOGITS] = self.emoji_classifier(candidate_vector)  # §5.2
-        for name in (specs.UTTERANCE_ATTENTION, specs.STICKER_ATTENTION, specs.MEMORY_WEIGHTS, specs.FUSION_GATE):
-            if name in matched:
-                outputs[name] = matched[name]
+        history_vector = sticker_vector[:, num_candidates:] if use_memory else None
+        outputs = self._score(inputs, sticker_map[:, :num_candidates], candidate_vector, history_vector)
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
@@ -545,30 +528,44 @@ class PESRS(_FunctionalModel):
         if self.use_memory and specs.HISTORY_SLOTS not in inputs:
             raise ValueError(
                 f"{self.name} reads the user history: its de-duplicated inputs need '{specs.HISTORY_SLOTS}' "
-                "(make_dataset(..., unique_history=True))"
+                "(make_dataset(..., unique_stickers=UniqueStickers(history=True)))"
             )
         inputs = {name: ops.convert_to_tensor(value) for name, value in inputs.items()}
         sticker_map, sticker_vector = self.sticker_encoder(inputs[specs.STICKER_IMAGES], training=training)
         candidate_slots = inputs[specs.CANDIDATE_SLOTS]
-        candidate_vector = ops.take(sticker_vector, candidate_slots, axis=0)  # (batch, cands, d)
+        history_vector = None
         if self.use_memory:
             history_vector = ops.take(sticker_vector, inputs[specs.HISTORY_SLOTS], axis=0)  # Eq. 18
-        else:
-            history_vector = ops.zeros(
-                tuple(ops.shape(candidate_slots)[:1]) + (self.history_len, self.hidden_dim), dtype=candidate_vector.dtype
-            )
-        matched = self.matcher(
-            {
-                specs.CONTEXT: inputs[specs.CONTEXT],
-                CANDIDATE_STICKER_MAP: ops.take(sticker_map, candidate_slots, axis=0),
-                CANDIDATE_STICKER_VECTOR: candidate_vector,
-                specs.HISTORY_CONTEXT: inputs[specs.HISTORY_CONTEXT],
-                HISTORY_STICKER_VECTOR: history_vector,
-                specs.HISTORY_MASK: inputs[specs.HISTORY_MASK],
-            },
+        return self._score(
+            inputs,
+            ops.take(sticker_map, candidate_slots, axis=0),  # (batch, cands, p, p, d)
+            ops.take(sticker_vector, candidate_slots, axis=0),  # (batch, cands, d)
+            history_vector,
             training=training,
         )
-        outputs = dict(matched)
+
+    def _score(self, inputs, candidate_map, candidate_vector, history_vector, training=None):
+        """The outputs from the encoded stickers: `matcher` (Eq. 2–32) and the emoji head (§5.2).
+
+        `history_vector` None (SRS, which ignores the history) feeds the
+        matcher zeros of the history's shape.
+        """
+        if history_vector is None:
+            mask = ops.cast(inputs[specs.HISTORY_MASK], candidate_vector.dtype)
+            history_vector = ops.zeros_like(candidate_vector[:, :1]) * ops.expand_dims(mask, -1)
+        outputs = dict(
+            self.matcher(
+                {
+                    specs.CONTEXT: inputs[specs.CONTEXT],
+                    CANDIDATE_STICKER_MAP: candidate_map,
+                    CANDIDATE_STICKER_VECTOR: candidate_vector,
+                    specs.HISTORY_CONTEXT: inputs[specs.HISTORY_CONTEXT],
+                    HISTORY_STICKER_VECTOR: history_vector,
+                    specs.HISTORY_MASK: inputs[specs.HISTORY_MASK],
+                },
+                training=training,
+            )
+        )
         outputs[specs.EMOJI_LOGITS] = self.emoji_classifier(candidate_vector)  # §5.2
         return outputs
 

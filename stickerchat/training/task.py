@@ -8,7 +8,7 @@ outputs are a dict with `scores` and `emoji_logits`) and trains it with
 * the auxiliary emoji-classification loss L_s (§5.2) over the candidate
   stickers, weighted by `classify_weight` (off for "w/o Classify");
 * batches whose sticker images are de-duplicated
-  (`make_dataset(..., unique_stickers=True)`) go to the model's
+  (`make_dataset(..., unique_stickers=UniqueStickers())`) go to the model's
   `call_on_unique_stickers`, the others to the model itself;
 * the authors' encoder warm-up: for the first `classify_warmup_steps`
   optimizer steps only L_s is minimised, so the sticker encoder learns the
@@ -71,7 +71,7 @@ class RankingTask(keras.Model):
             if not hasattr(self.model, "call_on_unique_stickers"):
                 raise ValueError(
                     f"{type(self.model).__name__} cannot take batches with de-duplicated stickers "
-                    "(make_dataset(..., unique_stickers=False))"
+                    "(make_dataset(..., unique_stickers=None))"
                 )
             return self.model.call_on_unique_stickers(inputs, training=training)
         return self.model(inputs, training=training)

@@ -124,8 +124,8 @@ def make_task(config: config_lib.Config, total_steps: int) -> RankingTask:
     return task
 
 
-def unique_sticker_options(config: config_lib.Config, model, strategy) -> Dict:
-    """The `make_dataset` keywords for training batches: de-duplicated stickers where possible.
+def unique_sticker_options(config: config_lib.Config, model, strategy) -> Optional[pipeline.UniqueStickers]:
+    """How training batches de-duplicate their stickers; None: every slot is encoded.
 
     De-duplication is used when `config.train.unique_stickers` is on, the
     model has `call_on_unique_stickers` (PESRS and its variants) and the
@@ -138,12 +138,11 @@ def unique_sticker_options(config: config_lib.Config, model, strategy) -> Dict:
         and getattr(strategy, "num_replicas_in_sync", 1) == 1
     )
     if not unique:
-        return {"unique_stickers": False}
-    return {
-        "unique_stickers": True,
-        "unique_history": bool(getattr(model, "use_memory", True)),
-        "sticker_bucket": config.train.sticker_bucket or (32 if config.train.jit_compile else 1),
-    }
+        return None
+    return pipeline.UniqueStickers(
+        history=bool(getattr(model, "use_memory", True)),
+        bucket=config.train.sticker_bucket or (32 if config.train.jit_compile else 1),
+    )
 
 
 def evaluate_model_file(model_path: str, corpus, config: config_lib.Config, split: str, batch_size=None):
@@ -180,7 +179,7 @@ def train(
         with strategy.scope():
             task = make_task(config, total_steps)
         unique = unique_sticker_options(config, task.model, strategy)
-        train_ds = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True, **unique)
+        train_ds = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True, unique_stickers=unique)
         with strategy.scope():
             # Build the task (and its optimizer) so a backup can be restored into it.
             first_inputs, _ = next(iter(train_ds.take(1)))
@@ -209,7 +208,7 @@ def train(
             print(
                 f"training {config.model_name} ({config.preset} preset) for {total_steps} steps, "
                 f"validating every {eval_every}; stickers de-duplicated per batch: "
-                f"{'yes' if unique['unique_stickers'] else 'no'}; model_dir={model_dir}",
+                f"{'no' if unique is None else 'yes'}; model_dir={model_dir}",
                 flush=True,
             )
         task.fit(

@@ -131,7 +131,7 @@ def test_unique_stickers_rebuild_the_full_images(setup, bucket):
     corpus, config = setup
     positions = list(range(corpus.num_examples("train")))
     full = pipeline.batch_features(corpus, "train", positions)
-    unique = pipeline.batch_features(corpus, "train", positions, unique_stickers=True, sticker_bucket=bucket)
+    unique = pipeline.batch_features(corpus, "train", positions, pipeline.UniqueStickers(bucket=bucket))
     assert specs.CANDIDATE_IMAGES not in unique and specs.HISTORY_IMAGES not in unique
     images = unique[specs.STICKER_IMAGES]
     np.testing.assert_array_equal(images[unique[specs.CANDIDATE_SLOTS]], full[specs.CANDIDATE_IMAGES])
@@ -153,7 +153,7 @@ def test_unique_stickers_rebuild_the_full_images(setup, bucket):
 def test_unique_stickers_without_history(setup):
     corpus, _ = setup
     full = pipeline.batch_features(corpus, "train", [0, 1, 2])
-    unique = pipeline.batch_features(corpus, "train", [0, 1, 2], unique_stickers=True, unique_history=False)
+    unique = pipeline.batch_features(corpus, "train", [0, 1, 2], pipeline.UniqueStickers(history=False))
     assert specs.HISTORY_SLOTS not in unique
     np.testing.assert_array_equal(
         unique[specs.STICKER_IMAGES][unique[specs.CANDIDATE_SLOTS]], full[specs.CANDIDATE_IMAGES]
@@ -163,7 +163,7 @@ def test_unique_stickers_without_history(setup):
 
 def test_unique_sticker_dataset(setup):
     corpus, config = setup
-    ds = pipeline.make_dataset(corpus, "train", config, training=True, unique_stickers=True, sticker_bucket=4)
+    ds = pipeline.make_dataset(corpus, "train", config, training=True, unique_stickers=pipeline.UniqueStickers(bucket=4))
     inputs, _ = ds.element_spec
     assert inputs[specs.STICKER_IMAGES].shape.as_list() == [None, 32, 32, 3]
     assert inputs[specs.CANDIDATE_SLOTS].shape.as_list() == [config.train.batch_size, config.data.num_candidates]
@@ -181,7 +181,7 @@ def test_encoder_calls(setup):
     # Three batches of the 21 examples: at most the distinct stickers plus the zero image.
     assert 1 <= unique <= min(slots, len(corpus.store) + 1)
     _, whole = pipeline.encoder_calls(corpus, "train", batch_size=21)
-    features = pipeline.batch_features(corpus, "train", range(21), unique_stickers=True)
+    features = pipeline.batch_features(corpus, "train", range(21), pipeline.UniqueStickers())
     assert whole == len(features[specs.STICKER_IMAGES])
     no_history = pipeline.encoder_calls(corpus, "train", batch_size=7, unique_history=False)
     assert no_history[0] == 7 * data.candidate_rows.shape[1] and no_history[1] <= unique
