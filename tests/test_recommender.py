@@ -243,6 +243,6 @@ def test_user_history_file_format(tmp_path):
 
 def test_importing_stickerchat_does_not_import_tensorflow():
     code = "import sys, stickerchat; stickerchat.Recommender; assert 'tensorflow' not in sys.modules, 'tf imported'"
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), KERAS_BACKEND="torch")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), KERAS_BACKEND="jax")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

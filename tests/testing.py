@@ -28,7 +28,7 @@ def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
-def scores_under_backend(models, batch, backend="torch"):
+def scores_under_backend(models, batch, backend="jax"):
     """Each model's `scores` on `batch` after a `.keras` round trip into another backend.
 
     Saves every model of the dict `models` under the current backend, then

@@ -128,11 +128,11 @@ class TestBaselines(TestCase):
         np.testing.assert_allclose(scores[3], 3 + 5 / 7)
 
     @pytest.mark.slow
-    def test_same_scores_under_torch(self):
-        pytest.importorskip("torch")
+    def test_same_scores_under_jax(self):
+        pytest.importorskip("jax")
         config = _config()
         batch = _with_repeats(_batch(config, seed=6), seed=6)
         models = {name: build_model(name, config) for name in BASELINE_NAMES}
-        torch_scores = scores_under_backend(models, batch, "torch")
+        jax_scores = scores_under_backend(models, batch, "jax")
         for name, model in models.items():
-            self.assertAllClose(to_numpy(model(batch)[specs.SCORES]), torch_scores[name], atol=1e-4)
+            self.assertAllClose(to_numpy(model(batch)[specs.SCORES]), jax_scores[name], atol=1e-4)
