@@ -13,11 +13,12 @@ import json
 import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from absl import flags
 
 from stickerchat import compare
 from stickerchat import flags as sc_flags
-from stickerchat import metrics as metrics_lib
 
 FLAGS = flags.FLAGS
 
@@ -31,6 +32,9 @@ def define_flags(default_out: str, default_steps: int = 600):
     flags.DEFINE_integer("eval_every", 0, "Validation interval of each run (0: train_steps / 4).")
     flags.DEFINE_integer("batch_size", None, "Override the preset's batch size.")
     flags.DEFINE_integer("seed", None, "Override the preset's seed.")
+    flags.DEFINE_list(
+        "seeds", None, "Train every row once per seed (data order, initialisation, and the demo corpus) and report mean ± std."
+    )
     flags.DEFINE_integer("verbose", 2, "Keras verbosity of each run (0, 1 or 2).")
     flags.DEFINE_list("methods", None, "Only these rows of the table (by label; default: all).")
 
@@ -62,8 +66,13 @@ def run_dir(name: str) -> str:
     return os.path.join(FLAGS.out_dir, name)
 
 
-def train_or_reuse(name: str, model_name: str, **overrides) -> Tuple[str, Dict[str, float]]:
-    """Trains `model_name` into `out_dir/name` unless a finished run with the same config is there."""
+def train_or_reuse(name: str, model_name: str, callbacks=(), **overrides) -> Tuple[str, Dict[str, float]]:
+    """Trains `model_name` into `out_dir/name` unless a finished run with the same config is there.
+
+    `overrides` are config keys (`flags.resolve_config`) on top of the
+    script's flags; `callbacks` are passed to the trainer (not run when the
+    run is reused).
+    """
     from stickerchat.training import trainer
 
     cfg = sc_flags.resolve_config(FLAGS.preset, FLAGS.data_dir, model_name, **{**base_overrides(), **overrides})
@@ -78,43 +87,86 @@ def train_or_reuse(name: str, model_name: str, **overrides) -> Tuple[str, Dict[s
             return model_dir, trainer.read_metrics(model_dir)
         raise SystemExit(f"{model_dir} holds a finished run with another configuration: remove it or change --out_dir")
     print(f"=== training {name} ({model_name})", flush=True)
-    return model_dir, trainer.train(cfg, model_dir, verbose=FLAGS.verbose)
+    return model_dir, trainer.train(cfg, model_dir, verbose=FLAGS.verbose, extra_callbacks=callbacks)
+
+
+def seeds() -> List[Optional[int]]:
+    """The seeds every row is trained with: `--seeds`, else just `--seed` (None: the preset's)."""
+    if FLAGS.seeds:
+        return [int(s) for s in FLAGS.seeds]
+    return [FLAGS.seed]
+
+
+def train_rows(methods) -> List[Tuple[str, List[str]]]:
+    """Trains (or reuses) every `(label, model_name[, overrides])` row once per seed.
+
+    Run directories are `<model_name>` for a single run without `--seeds`
+    and `<model_name>-seed<k>` with `--seeds`, so scripts that share an
+    `--out_dir` share runs. Returns `(label, [model_dir per seed])` rows.
+    """
+    rows = []
+    for method in methods:
+        label, name, extra = (tuple(method) + ({},))[:3]
+        dirs = []
+        for seed in seeds():
+            run_name = name if not FLAGS.seeds else f"{name}-seed{seed}"
+            overrides = dict(extra) if seed is None else dict(extra, seed=seed)
+            dirs.append(train_or_reuse(run_name, name, **overrides)[0])
+        rows.append((label, dirs))
+    return rows
 
 
 def markdown_table(
-    rows: Sequence[Tuple[str, str]],
+    rows: Sequence[Tuple[str, Sequence[str]]],
     reference: Optional[str],
     paper: Optional[Dict[str, Sequence[float]]] = None,
     metric_names: Iterable[str] = TABLE_METRICS,
 ) -> str:
-    """A markdown table of `(label, model_dir)` rows with ▲/▼ against `reference`'s run.
+    """A markdown table of `(label, model_dirs)` rows with ▲/▼ against `reference`'s runs.
 
-    The marks come from a two-tailed paired t-test over test examples at
-    α = 0.01 (`stickerchat.compare`). `paper` maps a label to the paper's
-    numbers, shown in a second column group.
+    A row's `model_dirs` is one run directory per seed (a single string is
+    one run). With several seeds each cell is the mean ± std (ddof 1) over
+    the seeds. The marks come from a two-tailed paired t-test at α = 0.01
+    (`stickerchat.compare`) over the test examples, as in the paper; with
+    several seeds the runs are paired seed by seed (the same corpus and
+    candidates) and the examples of all seeds are pooled. `paper` maps a
+    label to the paper's numbers, shown in a second column group.
     """
     metric_names = list(metric_names)
-    ref_dir = dict(rows).get(reference) if reference else None
-    if reference and ref_dir is None:
+    rows = [(label, [dirs] if isinstance(dirs, str) else list(dirs)) for label, dirs in rows]
+    ref_dirs = dict(rows).get(reference) if reference else None
+    if reference and ref_dirs is None:
         reference = None  # the reference row was not selected: no marks
+    num_seeds = max(len(dirs) for _, dirs in rows)
     header = ["Method"] + metric_names
     if paper:
         header += [f"paper {m}" for m in metric_names]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, model_dir in rows:
-        with open(os.path.join(model_dir, "metrics.json")) as f:
-            m = json.load(f)
+    for label, dirs in rows:
+        values = []
+        for model_dir in dirs:
+            with open(os.path.join(model_dir, "metrics.json")) as f:
+                values.append(json.load(f))
         marks = {}
-        if ref_dir and model_dir != ref_dir:
-            result = compare.compare_runs(ref_dir, model_dir)
+        if ref_dirs and dirs != ref_dirs:
+            if len(dirs) != len(ref_dirs):
+                raise ValueError(f"row {label} has {len(dirs)} runs, the reference {len(ref_dirs)}")
+            result = compare.compare_run_pairs(list(zip(ref_dirs, dirs)))
             marks = {k: result[k]["mark"] for k in metric_names}
-        cells = [label] + [f"{m[k]:.3f}{marks.get(k, '')}" for k in metric_names]
+        cells = [label]
+        for k in metric_names:
+            column = [v[k] for v in values]
+            spread = f" ± {np.std(column, ddof=1):.3f}" if len(column) > 1 else ""
+            cells.append(f"{np.mean(column):.3f}{spread}{marks.get(k, '')}")
         if paper:
             cells += [f"{v:.3f}" for v in paper.get(label, [])] or ["–"] * len(metric_names)
         lines.append("| " + " | ".join(cells) + " |")
+    if num_seeds > 1:
+        lines.append(f"\nMean ± standard deviation over {num_seeds} seeds (corpus, initialisation and data order).")
     if reference:
+        pooled = f", the {num_seeds} seeds' runs paired seed by seed and their examples pooled" if num_seeds > 1 else ""
         lines.append(
-            f"\n▲/▼: significantly better/worse than {reference} (two-tailed paired t-test over test examples, α = 0.01)."
+            f"\n▲/▼: significantly better/worse than {reference} (two-tailed paired t-test over test examples{pooled}, α = 0.01)."
         )
     return "\n".join(lines)
 
@@ -156,10 +208,3 @@ def sweep_plot(name: str, title: str, xlabel: str, xs: List, results: List[Dict[
     table += "\n".join(f"| {n['x']} | " + " | ".join(f"{n[k]:.3f}" for k in metric_names) + " |" for n in numbers)
     write_text(f"{name}.md", table)
     return png
-
-
-def random_baseline(num_candidates: int = 10) -> Dict[str, float]:
-    """Metrics of a ranker that scores every candidate the same."""
-    import numpy as np
-
-    return metrics_lib.ranking_metrics(np.zeros((1, num_candidates)), np.zeros(1, int))

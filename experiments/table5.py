@@ -1,6 +1,6 @@
 """Table 5 (RQ2): the ablations of Table 3, significance against PESRS.
 
-    python -m experiments.table5 [--data_dir DATA] [--preset cpu] [--train_steps 600] [--out_dir results/table5]
+    python -m experiments.table5 [--data_dir DATA] [--preset cpu] [--train_steps 600] [--seeds 0,1,2] [--out_dir results/table5]
 """
 
 from absl import app
@@ -30,7 +30,7 @@ common.define_flags("results/table5")
 
 
 def main(argv):
-    rows = [(label, common.train_or_reuse(name, name)[0]) for label, name in common.selected(METHODS)]
+    rows = common.train_rows(common.selected(METHODS))
     common.write_text("table5.md", "## Table 5: ablations\n\n" + common.markdown_table(rows, "PESRS", PAPER))
 
 

@@ -1,6 +1,6 @@
 """Table 6 (RQ8): MostSelected and the two memory variants, significance against PESRS.
 
-    python -m experiments.table6 [--data_dir DATA] [--preset cpu] [--train_steps 600] [--out_dir results/table6]
+    python -m experiments.table6 [--data_dir DATA] [--preset cpu] [--train_steps 600] [--seeds 0,1,2] [--out_dir results/table6]
 
 MostSelected has no trainable weights: its run trains nothing (a zero-step
 run) and is evaluated like the others.
@@ -29,7 +29,7 @@ common.define_flags("results/table6")
 
 
 def main(argv):
-    rows = [(label, common.train_or_reuse(name, name, **extra)[0]) for label, name, extra in common.selected(METHODS)]
+    rows = common.train_rows(common.selected(METHODS))
     common.write_text("table6.md", "## Table 6: user preference memory variants\n\n" + common.markdown_table(rows, "PESRS", PAPER))
 
 

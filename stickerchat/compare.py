@@ -51,6 +51,33 @@ def paired_test(a: np.ndarray, b: np.ndarray, alpha: float = 0.01) -> Tuple[floa
 
 def compare_runs(run_a: str, run_b: str, alpha: float = 0.01, seed: int = 0) -> Dict[str, dict]:
     """Per metric: mean of A, mean of B, p-value and mark of B against A."""
+    return compare_run_pairs([(run_a, run_b)], alpha=alpha, seed=seed)
+
+
+def compare_run_pairs(pairs, alpha: float = 0.01, seed: int = 0) -> Dict[str, dict]:
+    """`compare_runs` over several `(run_a, run_b)` pairs, e.g. one pair per training seed.
+
+    Each pair is evaluated on the same examples (its own split: the pairs
+    may come from different corpora); the per-example values of all pairs
+    are pooled and the paired t-test runs over the pooled examples. "A" and
+    "B" are the pooled means.
+    """
+    pooled_a = {name: [] for name in metrics_lib.METRIC_NAMES}
+    pooled_b = {name: [] for name in metrics_lib.METRIC_NAMES}
+    for run_a, run_b in pairs:
+        ma, mb = _paired_example_metrics(run_a, run_b, seed)
+        for name in metrics_lib.METRIC_NAMES:
+            pooled_a[name].append(ma[name])
+            pooled_b[name].append(mb[name])
+    out = {}
+    for name in metrics_lib.METRIC_NAMES:
+        a, b = np.concatenate(pooled_a[name]), np.concatenate(pooled_b[name])
+        p, mark = paired_test(a, b, alpha)
+        out[name] = {"A": float(a.mean()), "B": float(b.mean()), "p": p, "mark": mark}
+    return out
+
+
+def _paired_example_metrics(run_a: str, run_b: str, seed: int):
     pa = read_predictions(_predictions_path(run_a))
     pb = read_predictions(_predictions_path(run_b))
     if list(pa.examples) != list(pb.examples):
@@ -65,11 +92,7 @@ def compare_runs(run_a: str, run_b: str, alpha: float = 0.01, seed: int = 0) -> 
         )
     ma = metrics_lib.per_example_metrics(pa.scores, pa.labels, seed=seed)
     mb = metrics_lib.per_example_metrics(pb.scores, pb.labels, seed=seed)
-    out = {}
-    for name in metrics_lib.METRIC_NAMES:
-        p, mark = paired_test(ma[name], mb[name], alpha)
-        out[name] = {"A": float(ma[name].mean()), "B": float(mb[name].mean()), "p": p, "mark": mark}
-    return out
+    return ma, mb
 
 
 def format_comparison(result: Dict[str, dict], name_a: str, name_b: str) -> str:

@@ -112,6 +112,26 @@ class ModelConfig:
             (False: "w/o TAR").
         use_classify: bool. Auxiliary emoji classification loss (False:
             "w/o Classify").
+        preference: str. How the preference memory meets the candidates
+            (Eq. 31–32): `candidate` (default; a deviation) reads r per
+            candidate as `r ⊙ FC(O_flat_c)`, so the memory can prefer the
+            candidates that resemble the stickers the user chose in similar
+            contexts; `literal` uses one r for every candidate, as printed,
+            which cannot rank candidates by the history (see `GatedFusion`).
+        fusion_dropout: Optional[float]. Dropout of the fusion Transformer
+            (Eq. 26–28); None means `dropout` (the literal reading: "the
+            self-attention of Eq. 5–8", whose Eq. 7 has dropout). Dropout
+            there is drawn independently for each candidate and acts as
+            noise on the candidate scores.
+        sticker_norm: bool. Layer-normalise the projected sticker map O and
+            vector O_flat (not in the paper; see `StickerEncoder`).
+        relation_init: str. How w of Eq. 10 starts: `dot` (a scaled dot
+            product, as in the authors' code) or `normal` (§6.4); see
+            `DeepInteraction`.
+        text_product: bool. Add `l ⊗ O_flat` to the input of Eq. 15, the
+            product of text and candidate sticker that the authors' code
+            feeds its fusion network (see `_Integration`); False is Eq. 15 as
+            printed.
     """
 
     vocab_size: int = 0
@@ -125,7 +145,7 @@ class ModelConfig:
     image_encoder: str = "inception_v3"
     image_weights: Optional[str] = None
     cnn_filters: int = 32
-    init_stddev: float = 0.02
+    init_stddev: float = 0.0
     memory: str = "attention"
     interaction_normalize: bool = True
     use_din: bool = True
@@ -134,6 +154,11 @@ class ModelConfig:
     use_memory: bool = True
     use_time_aware_rnn: bool = True
     use_classify: bool = True
+    preference: str = "candidate"
+    fusion_dropout: Optional[float] = 0.0
+    sticker_norm: bool = True
+    relation_init: str = "dot"
+    text_product: bool = True
 
 
 @dataclasses.dataclass
@@ -276,8 +301,13 @@ def _locate(key: str) -> tuple:
 
 
 def paper() -> Config:
-    """§6.4 of the paper."""
-    return Config(preset="paper")
+    """§6.4 of the paper, with Inception-v3 fine-tuned from its ImageNet weights (as the authors did).
+
+    `--image_weights=none` starts the encoder from random weights instead,
+    `--image_weights=FILE` from a weights file (for machines that cannot
+    download Keras' ImageNet weights).
+    """
+    return Config(model=ModelConfig(image_weights="imagenet"), preset="paper")
 
 
 def cpu() -> Config:

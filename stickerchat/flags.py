@@ -31,6 +31,11 @@ OVERRIDES = (
     ("dropout", "model.dropout", float, "Dropout rate."),
     ("init_stddev", "model.init_stddev", float, "Std of the truncated-normal initialiser (paper: 0.02)."),
     ("interaction_normalize", "model.interaction_normalize", bool, "Softmax over the max-pooled relation scores (Eq. 11-12)."),
+    ("preference", "model.preference", str, "How the memory meets the candidates: candidate (r per candidate, default) or literal (Eq. 31-32 as printed)."),
+    ("fusion_dropout", "model.fusion_dropout", float, "Dropout of the fusion Transformer (Eq. 26-28); negative: --dropout (the literal reading)."),
+    ("sticker_norm", "model.sticker_norm", bool, "Layer-normalise the projected sticker features O and O_flat."),
+    ("relation_init", "model.relation_init", str, "Start of w in Eq. 10: dot (scaled dot product) or normal (paper)."),
+    ("text_product", "model.text_product", bool, "Add l * O_flat to Eq. 15 (the authors' code's text-sticker product)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
     ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),
@@ -78,6 +83,8 @@ def resolve_config(preset=None, data_dir=None, model_name="pesrs", **overrides) 
         if value is None:
             continue
         if name == "image_weights" and value == "none":
+            value = None
+        if name == "fusion_dropout" and value < 0:
             value = None
         cfg = cfg.replace(**{keys.get(name, name): value})
     return cfg

@@ -43,9 +43,53 @@ def test_every_experiment_script(tmp_path):
     assert len(sim["R10@1"]) == 5 and sum(sim["examples"]) > 0 and -1 <= sim["mean_similarity"] <= 1
     for png in ("figure12.png", "figure3a.png", "figure3b.png"):
         assert os.path.exists(os.path.join(out, png))
+    # Several seeds: one run per seed, mean ± std cells, the reference paired seed by seed.
+    run("experiments.table6", out, "--methods=MostSelected,PESRS", "--seeds=0,1")
+    table = open(os.path.join(out, "table6.md")).read()
+    assert os.path.isdir(os.path.join(out, "pesrs-seed1")) and "±" in table and "over 2 seeds" in table
+    stdout = run("experiments.takeoff", out, "--models=pesrs", "--seeds=0,1")
+    assert "reusing" in stdout  # the tables' PESRS runs
+    runs = json.load(open(os.path.join(out, "takeoff.json")))["runs"]
+    assert [(r["model"], r["seed"]) for r in runs] == [("pesrs", 0), ("pesrs", 1)]
     run("experiments.classification", out)
     cls = json.load(open(os.path.join(out, "classification.json")))
     assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))
+
+
+def _fake_run(path, labels, boost, rng):
+    from stickerchat import metrics
+    from stickerchat.predictions import Predictions, write_predictions
+
+    import numpy as np
+
+    path.mkdir()
+    n = len(labels)
+    scores = rng.normal(size=(n, 10))
+    scores[np.arange(n), labels] += boost
+    write_predictions(str(path / "predictions.tsv"), Predictions(np.arange(n), [1] * n, labels, [list(range(10))] * n, scores))
+    (path / "metrics.json").write_text(json.dumps(metrics.ranking_metrics(scores, labels)))
+    return str(path)
+
+
+def test_multi_seed_table_pools_the_paired_test(tmp_path):
+    """Per seed a small, same-signed gain: mean ± std cells, and the pooled test marks it."""
+    import numpy as np
+
+    from experiments import common
+
+    rng = np.random.default_rng(1)
+    ref, better = [], []
+    for seed in range(3):
+        labels = rng.integers(0, 10, 200)
+        ref.append(_fake_run(tmp_path / f"ref{seed}", labels, 0.5, rng))
+        better.append(_fake_run(tmp_path / f"better{seed}", labels, 1.5, rng))
+    table = common.markdown_table([("ref", ref), ("better", better)], "ref")
+    row = [l for l in table.splitlines() if l.startswith("| better")][0]
+    maps = [json.load(open(os.path.join(d, "metrics.json")))["MAP"] for d in better]
+    assert f"{np.mean(maps):.3f} ± {np.std(maps, ddof=1):.3f}▲" in row
+    assert "over 3 seeds" in table
+    with pytest.raises(ValueError, match="runs"):
+        common.markdown_table([("ref", ref), ("better", better[:2])], "ref")
 
 
 def test_markdown_table_marks_against_reference(tmp_path):

@@ -7,6 +7,26 @@ from stickerchat.layers.masking import NEG_INF, masked_mean, masked_softmax
 from stickerchat.layers.transformer import truncated_normal
 
 
+# How w of Eq. 10 starts: `normal` (the §6.4 truncated normal, or Glorot with
+# init_stddev=0) or `dot` (w₃ = 1/√d, w₁ = w₂ = 0: a scaled dot product).
+RELATION_INITS = ("normal", "dot")
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class _DotRelationInit(keras.initializers.Initializer):
+    """`(3, d)` with rows 0, 0 and 1/√d: Eq. 10 starts as `O_k·h_j/√d`."""
+
+    def __init__(self, hidden_dim):
+        self.hidden_dim = int(hidden_dim)
+
+    def __call__(self, shape, dtype=None):
+        rows = ops.arange(shape[0])[:, None] * ops.ones(shape, dtype="int32")
+        return ops.cast(ops.equal(rows, 2), dtype or "float32") / (self.hidden_dim**0.5)
+
+    def get_config(self):
+        return {"hidden_dim": self.hidden_dim}
+
+
 def _dense(layer, units, name):
     return keras.layers.Dense(
         units,
@@ -18,26 +38,44 @@ def _dense(layer, units, name):
 
 
 class _Integration(keras.layers.Layer):
-    """Shared parts of the interaction layers: IF (Eq. 13–14) and Eq. 15."""
+    """Shared parts of the interaction layers: IF (Eq. 13–14) and Eq. 15.
 
-    def __init__(self, hidden_dim, init_stddev=0.02, **kwargs):
+    `text_product=True` (`ModelConfig.text_product`, the default) adds the
+    element-wise product of the sticker-aware utterance representation l and
+    the candidate's sticker vector O_flat to the input of Eq. 15:
+    `Q2 = ReLU(FC(Q1 ⊕ l ⊕ (l ⊗ O_flat)))`. As printed, Eq. 13–15 multiply
+    sticker features only with sticker features (`IF(O_flat, r)`) and join
+    l by concatenation, so the only place where a word meets the candidate
+    multiplicatively is the attention weights; which words suit which
+    sticker must then be learned through the ReLU and the fusion network,
+    and ranking training sits on its plateau for hundreds of steps. The
+    authors' SRS code feeds its fusion GRU with `l ⊗ O_flat` (their
+    `fused_context_repr * fused_sticker_repr`), which is this product.
+    `text_product=False` is Eq. 15 as printed.
+    """
+
+    def __init__(self, hidden_dim, init_stddev=0.02, text_product=False, **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.init_stddev = float(init_stddev)
+        self.text_product = bool(text_product)
 
     def _build_integration(self):
         d = self.hidden_dim
         self.integrate_dense = _dense(self, d, "integrate")  # Eq. 14
         self.integrate_dense.build((None, 4 * d))
         self.output_dense = _dense(self, d, "output")  # Eq. 15
-        self.output_dense.build((None, 2 * d))
+        self.output_dense.build((None, (3 if self.text_product else 2) * d))
 
     def _integrate(self, sticker_vector, sticker_part, utterance_part):
-        """Q1 = IF(O_flat, r) (Eq. 13–14); Q2 = FC(Q1 ⊕ l) (Eq. 15)."""
+        """Q1 = IF(O_flat, r) (Eq. 13–14); Q2 = FC(Q1 ⊕ l) (Eq. 15), or FC(Q1 ⊕ l ⊕ l ⊗ O_flat)."""
         x = ops.expand_dims(sticker_vector, 2) * ops.ones_like(sticker_part)
         y = sticker_part
         q1 = self.integrate_dense(ops.concatenate([x, y, x * y, x + y], axis=-1))
-        return self.output_dense(ops.concatenate([q1, utterance_part], axis=-1))
+        parts = [q1, utterance_part]
+        if self.text_product:
+            parts.append(utterance_part * x)  # l ⊗ O_flat
+        return self.output_dense(ops.concatenate(parts, axis=-1))
 
     def compute_output_shape(self, sticker_map_shape, sticker_vector_shape, utterances_shape, padding_mask_shape):
         b, n, p = sticker_map_shape[0], sticker_map_shape[1], sticker_map_shape[2]
@@ -56,7 +94,9 @@ class _Integration(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim, "init_stddev": self.init_stddev})
+        config.update(
+            {"hidden_dim": self.hidden_dim, "init_stddev": self.init_stddev, "text_product": self.text_product}
+        )
         return config
 
 
@@ -79,16 +119,30 @@ class DeepInteraction(_Integration):
     * Eq. 15: `Q2 = ReLU(FC(Q1 ⊕ l))`.
 
     Ambiguity: the paper calls the max-pooled scores "attention weights" and
-    uses them directly. With `normalize=True` (the default, the common
-    reading in the authors' SRS code) τᵘ is a softmax over the real words and
-    τˢ a softmax over the p² sticker units, in float32; with
+    uses them directly. With `normalize=True` (the default) τᵘ is a softmax
+    over the real words and τˢ a softmax over the p² sticker units, taken
+    *after* the max-pool, in float32, so both are distributions; with
     `normalize=False` the raw max-pooled scores are the weights (padded
-    words get 0). Config flag: `ModelConfig.interaction_normalize`.
+    words get 0), as the equations literally read. Config flag:
+    `ModelConfig.interaction_normalize`. The authors' SRS code takes another
+    order: a softmax over the words (or the units) first, then the max over
+    the other axis, then a mean rather than a sum; neither form is the
+    printed one.
+
+    `relation_init='dot'` (`ModelConfig.relation_init`, the default) starts
+    w at `(0, 0, 1/√d)`, so that M begins as the scaled dot product
+    `O_k·h_j/√d` the authors' code uses; with §6.4's std of 0.02 the
+    relation scores start near 0 and both attentions near uniform, and
+    nothing in the candidate scores depends on which word meets which
+    sticker unit. `relation_init='normal'` is §6.4's initialiser.
 
     Args:
         hidden_dim: int. Width d of O and h.
         normalize: bool. Softmax over the max-pooled scores. Defaults to True.
         init_stddev: float. Truncated-normal std. Defaults to 0.02.
+        relation_init: str. `normal` or `dot` (above). Defaults to `normal`.
+        text_product: bool. Add `l ⊗ O_flat` to Eq. 15 (`_Integration`).
+            Defaults to False.
 
     Call args:
         sticker_map: tensor `(batch, cands, p, p, dim)`, O.
@@ -106,17 +160,22 @@ class DeepInteraction(_Integration):
         Eq. 9–15 (§5.4) of the PESRS paper.
     """
 
-    def __init__(self, hidden_dim, normalize=True, init_stddev=0.02, **kwargs):
+    def __init__(self, hidden_dim, normalize=True, init_stddev=0.02, relation_init="normal", **kwargs):
         super().__init__(hidden_dim, init_stddev=init_stddev, **kwargs)
+        if relation_init not in RELATION_INITS:
+            raise ValueError(f"Unknown relation_init '{relation_init}'; choose one of {RELATION_INITS}")
         self.normalize = bool(normalize)
+        self.relation_init = relation_init
 
     def build(self, sticker_map_shape, sticker_vector_shape, utterances_shape, padding_mask_shape):
         # Eq. 10: w ∈ R^{3d}, stored as its three d-sized parts.
-        self.relation_kernel = self.add_weight(
-            name="relation_kernel",
-            shape=(3, self.hidden_dim),
-            initializer=truncated_normal(self.init_stddev),
-        )
+        if self.relation_init == "dot":
+            # w₁ = w₂ = 0, w₃ = 1/√d: M starts as the scaled dot product O_k·h_j/√d
+            # (the relation the authors' code uses), then w is learned.
+            initializer = _DotRelationInit(self.hidden_dim)
+        else:
+            initializer = truncated_normal(self.init_stddev)
+        self.relation_kernel = self.add_weight(name="relation_kernel", shape=(3, self.hidden_dim), initializer=initializer)
         self._build_integration()
         self.built = True
 
@@ -153,7 +212,7 @@ class DeepInteraction(_Integration):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"normalize": self.normalize})
+        config.update({"normalize": self.normalize, "relation_init": self.relation_init})
         return config
 
 

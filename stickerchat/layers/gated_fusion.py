@@ -19,15 +19,34 @@ class GatedFusion(keras.layers.Layer):
     * Eq. 31: `f_g = σ(FC([r ⊕ g_Tu]))`, a scalar gate per candidate.
     * Eq. 32: `y = σ(FC(f_g · g_Tu + (1 − f_g) · r))`.
 
+    **Deviation (the default, `candidate_aware=True`).** In the literal Eq.
+    31–32 the preference r (Eq. 24) is the same vector for every candidate:
+    the memory can shift all scores together, and can prefer one candidate
+    over another only through the scalar gate f_g, which sees the candidate
+    through g_Tu alone. Nothing compares a candidate sticker with the
+    stickers the user chose before, and on the demo corpus the literal
+    model does not beat a text-only ranker. The smallest change that lets
+    the memory rank: r is read *for each candidate* as
+    `r_c = r ⊙ FC(O_flat_c)` (a learned projection of the candidate's sticker
+    vector into the memory's value space, no bias), and r_c replaces r in
+    Eq. 31 and 32. `FC(f_g · g + (1 − f_g) · r_c)` then holds the bilinear
+    form `rᵀ W O_flat_c`: how well the candidate matches the stickers the
+    user picked in similar contexts. `candidate_aware=False` is the literal
+    paper (`ModelConfig.preference='literal'`).
+
     Both fully-connected layers, the gate and the score run in float32
     under mixed precision.
 
     Args:
         init_stddev: float. Truncated-normal std. Defaults to 0.02.
+        candidate_aware: bool. Read r per candidate (see above). Defaults
+            to False (the literal layer; `PESRS` turns it on by default).
 
     Call args:
         interaction: tensor `(batch, cands, dim)`: g_Tu.
         preference: tensor `(batch, dim)`: r of Eq. 24.
+        candidate_vector: tensor `(batch, cands, dim)`: O_flat of the
+            candidates; needed when `candidate_aware`.
 
     Returns:
         tuple `(y, f_g)`: float32 `(batch, cands)` and float32
@@ -37,36 +56,47 @@ class GatedFusion(keras.layers.Layer):
         Eq. 31–32 (§5.6.4) of the PESRS paper.
     """
 
-    def __init__(self, init_stddev=0.02, **kwargs):
+    def __init__(self, init_stddev=0.02, candidate_aware=False, **kwargs):
         super().__init__(**kwargs)
         self.init_stddev = float(init_stddev)
+        self.candidate_aware = bool(candidate_aware)
 
-    def build(self, interaction_shape, preference_shape=None):
+    def build(self, interaction_shape, preference_shape=None, candidate_vector_shape=None):
         d = interaction_shape[-1]
         self.gate_dense = _score_dense(self, "gate")
         self.gate_dense.build((None, None, 2 * d))
         self.score_dense = _score_dense(self, "score")
         self.score_dense.build((None, None, d))
+        if self.candidate_aware:
+            self.candidate_projection = keras.layers.Dense(
+                d, use_bias=False, kernel_initializer=truncated_normal(self.init_stddev), dtype="float32",
+                name="candidate_projection",
+            )
+            self.candidate_projection.build((None, None, candidate_vector_shape[-1] if candidate_vector_shape else d))
         self.built = True
 
-    def call(self, interaction, preference):
+    def call(self, interaction, preference, candidate_vector=None):
         g = ops.cast(interaction, "float32")
         r = ops.expand_dims(ops.cast(preference, "float32"), 1) * ops.ones_like(g)
+        if self.candidate_aware:
+            if candidate_vector is None:
+                raise ValueError("candidate_aware GatedFusion needs the candidates' sticker vectors")
+            r = r * self.candidate_projection(ops.cast(candidate_vector, "float32"))  # r_c = r ⊙ FC(O_flat_c)
         gate = ops.sigmoid(self.gate_dense(ops.concatenate([r, g], axis=-1)))  # Eq. 31
         fused = gate * g + (1.0 - gate) * r
         score = ops.sigmoid(self.score_dense(fused))  # Eq. 32
         return ops.squeeze(score, -1), gate
 
-    def compute_output_shape(self, interaction_shape, preference_shape=None):
+    def compute_output_shape(self, interaction_shape, preference_shape=None, candidate_vector_shape=None):
         return tuple(interaction_shape[:2]), tuple(interaction_shape[:2]) + (1,)
 
-    def compute_output_spec(self, interaction, preference):
+    def compute_output_spec(self, interaction, preference, candidate_vector=None):
         score, gate = self.compute_output_shape(interaction.shape)
         return keras.KerasTensor(score, dtype="float32"), keras.KerasTensor(gate, dtype="float32")
 
     def get_config(self):
         config = super().get_config()
-        config.update({"init_stddev": self.init_stddev})
+        config.update({"init_stddev": self.init_stddev, "candidate_aware": self.candidate_aware})
         return config
 
 

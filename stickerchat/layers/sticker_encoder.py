@@ -6,6 +6,10 @@ from keras import ops
 from stickerchat.layers.transformer import truncated_normal
 
 BACKBONES = ("inception_v3", "small_cnn")
+
+
+class ImageWeightsError(RuntimeError):
+    """The backbone's pretrained weights could not be had (offline machine, bad file)."""
 INCEPTION_MIN_SIZE = 75
 
 
@@ -65,6 +69,12 @@ class StickerEncoder(keras.layers.Layer):
             `imagenet`, or a weights-file path. Defaults to None.
         cnn_filters: int. Base width f of `small_cnn`. Defaults to 32.
         init_stddev: float. Truncated-normal std. Defaults to 0.02.
+        normalize: bool. Layer-normalise O and O_flat after their
+            projections (`ModelConfig.sticker_norm`). Not in the paper: with
+            the §6.4 initialisation the projected sticker features have an
+            rms of ~0.04 against ~1 for the (layer-normalised) utterance
+            encodings they meet in Eq. 10, and the memory values (Eq. 18)
+            are as small. Defaults to False.
 
     Call args:
         images: uint8 (or float in [0, 255]) tensor `(batch, S, S, 3)`;
@@ -87,9 +97,11 @@ class StickerEncoder(keras.layers.Layer):
         image_weights=None,
         cnn_filters=32,
         init_stddev=0.02,
+        normalize=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.normalize = bool(normalize)
         if backbone not in BACKBONES:
             raise ValueError(f"Unknown image encoder '{backbone}'; choose one of {BACKBONES}")
         if backbone == "inception_v3" and image_size < INCEPTION_MIN_SIZE:
@@ -106,11 +118,21 @@ class StickerEncoder(keras.layers.Layer):
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(self.dtype_policy)
         try:
-            base = keras.applications.InceptionV3(
-                include_top=False,
-                weights=self.image_weights,
-                input_shape=(self.image_size, self.image_size, 3),
-            )
+            try:
+                base = keras.applications.InceptionV3(
+                    include_top=False,
+                    weights=self.image_weights,
+                    input_shape=(self.image_size, self.image_size, 3),
+                )
+            except Exception as e:  # keras.utils.get_file raises a bare Exception when offline
+                if self.image_weights != "imagenet":
+                    raise
+                raise ImageWeightsError(
+                    "could not download the ImageNet weights of Inception-v3 "
+                    f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no message'}); "
+                    "pass --image_weights=FILE (a weights file you downloaded elsewhere, e.g. "
+                    "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5) or --image_weights=none (random init)"
+                ) from e
             self.inception = keras.Model(
                 base.inputs, [base.get_layer("mixed7").output, base.output], name="inception_v3_features"
             )
@@ -157,6 +179,12 @@ class StickerEncoder(keras.layers.Layer):
             name="vector_projection",
         )
         self.vector_projection.build((None, vector_channels))
+        self.map_norm = self.vector_norm = None
+        if self.normalize:
+            self.map_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=self.dtype_policy, name="map_norm")
+            self.map_norm.build((None, None, None, self.hidden_dim))
+            self.vector_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=self.dtype_policy, name="vector_norm")
+            self.vector_norm.build((None, self.hidden_dim))
         self.built = True
 
     def call(self, images, training=False):
@@ -170,7 +198,10 @@ class StickerEncoder(keras.layers.Layer):
                     feature_map = x
             final_map = x
         vector = ops.mean(final_map, axis=(1, 2))
-        return self.map_projection(feature_map), self.vector_projection(vector)  # Eq. 1: O, O_flat
+        sticker_map, sticker_vector = self.map_projection(feature_map), self.vector_projection(vector)  # Eq. 1
+        if self.normalize:
+            sticker_map, sticker_vector = self.map_norm(sticker_map), self.vector_norm(sticker_vector)
+        return sticker_map, sticker_vector  # O, O_flat
 
     def compute_output_shape(self, images_shape):
         p = self.map_size
@@ -186,6 +217,7 @@ class StickerEncoder(keras.layers.Layer):
                 "image_weights": self.image_weights,
                 "cnn_filters": self.cnn_filters,
                 "init_stddev": self.init_stddev,
+                "normalize": self.normalize,
             }
         )
         return config

@@ -77,7 +77,12 @@ class UtteranceEncoder(keras.layers.Layer):
         self.token_embedding = keras.layers.Embedding(
             self.vocab_size,
             self.emb_dim,
-            embeddings_initializer=truncated_normal(self.init_stddev, "uniform"),
+            # Under Keras' initialisers (init_stddev=0): N(0, 1/emb_dim), as the
+            # Transformer, so that √emb_dim-scaled embeddings have unit rms and
+            # are not drowned by the unit-scale positional encoding.
+            embeddings_initializer=truncated_normal(
+                self.init_stddev, keras.initializers.RandomNormal(stddev=self.emb_dim**-0.5)
+            ),
             dtype=self.dtype_policy,
             name="token_embedding",
         )

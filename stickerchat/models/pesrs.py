@@ -42,6 +42,11 @@ from stickerchat.layers import (
 )
 from stickerchat.layers.preference_memory import MEMORY_TYPES
 
+# How the memory read r meets the candidates (`GatedFusion`): `candidate`
+# reads it per candidate (r ⊙ FC(O_flat_c), the default), `literal` is Eq. 31–32
+# as printed (one r for every candidate).
+PREFERENCE_TYPES = ("candidate", "literal")
+
 # Inputs of `StickerMatcher` (the two context inputs and the mask reuse the
 # names of `stickerchat.specs`).
 CANDIDATE_STICKER_MAP = "candidate_sticker_map"  # O: (batch, cands, p, p, d)
@@ -136,12 +141,18 @@ class StickerMatcher(_FunctionalModel):
         fusion_rnn_type="gru",
         use_memory=True,
         use_time_aware_rnn=True,
+        preference="candidate",
+        fusion_dropout=None,
+        relation_init="normal",
+        text_product=False,
         return_attention=False,
         dtype=None,
         **kwargs,
     ):
         if memory not in MEMORY_TYPES:
             raise ValueError(f"Unknown memory '{memory}'; choose one of {MEMORY_TYPES}")
+        if preference not in PREFERENCE_TYPES:
+            raise ValueError(f"Unknown preference '{preference}'; choose one of {PREFERENCE_TYPES}")
         d = hidden_dim
         use_keys = use_memory and memory == "attention"
 
@@ -160,15 +171,23 @@ class StickerMatcher(_FunctionalModel):
         )
         if use_din:
             self.interaction = DeepInteraction(
-                hidden_dim, normalize=interaction_normalize, init_stddev=init_stddev, dtype=dtype, name="interaction"
+                hidden_dim,
+                normalize=interaction_normalize,
+                init_stddev=init_stddev,
+                relation_init=relation_init,
+                text_product=text_product,
+                dtype=dtype,
+                name="interaction",
             )
         else:
-            self.interaction = PlainInteraction(hidden_dim, init_stddev=init_stddev, dtype=dtype, name="interaction")
+            self.interaction = PlainInteraction(
+                hidden_dim, init_stddev=init_stddev, text_product=text_product, dtype=dtype, name="interaction"
+            )
         self.fusion = FusionNetwork(
             hidden_dim,
             num_heads,
             ffn_dim=ffn_dim,
-            dropout=dropout,
+            dropout=dropout if fusion_dropout is None else fusion_dropout,
             use_fusion_rnn=use_fusion_rnn,
             fusion_rnn_type=fusion_rnn_type,
             init_stddev=init_stddev,
@@ -190,7 +209,12 @@ class StickerMatcher(_FunctionalModel):
             self.preference_memory = PreferenceMemory(
                 hidden_dim, memory=memory, init_stddev=init_stddev, dtype=dtype, name="preference_memory"
             )
-            self.gated_fusion = GatedFusion(init_stddev=init_stddev, dtype=dtype, name="gated_fusion")
+            self.gated_fusion = GatedFusion(
+                init_stddev=init_stddev,
+                candidate_aware=preference == "candidate",
+                dtype=dtype,
+                name="gated_fusion",
+            )
         else:
             self.score_head = MatchingScore(init_stddev=init_stddev, dtype=dtype, name="score_head")
 
@@ -233,8 +257,8 @@ class StickerMatcher(_FunctionalModel):
                     keys = self.history_key_encoder(keys, history_mask)  # Eq. 19
                 values = self.history_value_encoder(values, history_mask)  # Eq. 20
             query = self.context_pooling(utterances, word_mask)  # Eq. 21–22
-            preference, delta = self.preference_memory(query, values, history_mask, keys=keys)  # Eq. 23–24
-            scores, gate = self.gated_fusion(g_tu, preference)  # Eq. 31–32
+            read, delta = self.preference_memory(query, values, history_mask, keys=keys)  # Eq. 23–24
+            scores, gate = self.gated_fusion(g_tu, read, inputs[CANDIDATE_STICKER_VECTOR])  # Eq. 31–32
         else:
             scores = self.score_head(g_tu)  # Eq. 32 without memory (SRS)
         outputs[specs.SCORES] = scores
@@ -267,6 +291,10 @@ class StickerMatcher(_FunctionalModel):
         self.fusion_rnn_type = fusion_rnn_type
         self.use_memory = use_memory
         self.use_time_aware_rnn = use_time_aware_rnn
+        self.preference = preference
+        self.fusion_dropout = fusion_dropout
+        self.relation_init = relation_init
+        self.text_product = text_product
         self.return_attention = return_attention
 
     _CONFIG_KEYS = (
@@ -290,6 +318,10 @@ class StickerMatcher(_FunctionalModel):
         "fusion_rnn_type",
         "use_memory",
         "use_time_aware_rnn",
+        "preference",
+        "fusion_dropout",
+        "relation_init",
+        "text_product",
         "return_attention",
     )
 
@@ -364,6 +396,11 @@ class PESRS(_FunctionalModel):
         use_memory=True,
         use_time_aware_rnn=True,
         use_classify=True,
+        preference="candidate",
+        fusion_dropout=None,
+        sticker_norm=False,
+        relation_init="normal",
+        text_product=False,
         return_attention=False,
         dtype=None,
         **kwargs,
@@ -379,6 +416,7 @@ class PESRS(_FunctionalModel):
             image_weights=image_weights,
             cnn_filters=cnn_filters,
             init_stddev=init_stddev,
+            normalize=sticker_norm,
             dtype=dtype,
             name="sticker_encoder",
         )
@@ -404,6 +442,10 @@ class PESRS(_FunctionalModel):
             fusion_rnn_type=fusion_rnn_type,
             use_memory=use_memory,
             use_time_aware_rnn=use_time_aware_rnn,
+            preference=preference,
+            fusion_dropout=fusion_dropout,
+            relation_init=relation_init,
+            text_product=text_product,
             return_attention=return_attention,
             dtype=dtype,
             name="matcher",
@@ -454,6 +496,11 @@ class PESRS(_FunctionalModel):
         self.use_memory = use_memory
         self.use_time_aware_rnn = use_time_aware_rnn
         self.use_classify = use_classify
+        self.preference = preference
+        self.fusion_dropout = fusion_dropout
+        self.sticker_norm = sticker_norm
+        self.relation_init = relation_init
+        self.text_product = text_product
         self.return_attention = return_attention
         self.map_size = p
 
@@ -483,6 +530,11 @@ class PESRS(_FunctionalModel):
         "use_memory",
         "use_time_aware_rnn",
         "use_classify",
+        "preference",
+        "fusion_dropout",
+        "sticker_norm",
+        "relation_init",
+        "text_product",
         "return_attention",
     )
 
@@ -608,6 +660,11 @@ class PESRS(_FunctionalModel):
             use_memory=model.use_memory,
             use_time_aware_rnn=model.use_time_aware_rnn,
             use_classify=model.use_classify,
+            preference=model.preference,
+            fusion_dropout=model.fusion_dropout,
+            sticker_norm=model.sticker_norm,
+            relation_init=model.relation_init,
+            text_product=model.text_product,
             return_attention=return_attention,
             **kwargs,
         )

@@ -40,6 +40,52 @@ def current_learning_rate(optimizer) -> float:
     return float(keras.ops.convert_to_numpy(lr))
 
 
+class StepLosses(keras.callbacks.Callback):
+    """Records the hinge loss of every training step.
+
+    Keras logs the mean over the steps so far of the current "epoch"
+    (validation interval); step i's own value is i·mean_i − (i−1)·mean_{i−1}.
+    `losses` holds one float per optimizer step, in order.
+    """
+
+    def __init__(self, key: str = "hinge_loss"):
+        super().__init__()
+        self.key = key
+        self.losses = []
+        self._seen, self._mean = 0, 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._seen, self._mean = 0, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float(logs[self.key])
+        self._seen += 1
+        self.losses.append(self._seen * mean - (self._seen - 1) * self._mean)
+        self._mean = mean
+
+
+def takeoff_step(losses, plateau: float, start: int = 0, window: int = 20, fraction: float = 0.75):
+    """The first step at which a model has left its initial plateau, or None.
+
+    The plateau is the hinge loss of a model that scores every candidate
+    alike: `(num_candidates − 1) × margin`. A run has taken off at step s
+    (counted from 1) once the mean hinge of the `window` steps ending at s,
+    all at or after `start`, falls below `fraction × plateau`.
+
+    Args:
+        losses: per-step hinge losses (`StepLosses.losses`).
+        plateau: float. The tied-scores loss.
+        start: int. Steps before it (the emoji warm-up) are not counted.
+        window: int. Smoothing window in steps.
+        fraction: float. How far under the plateau counts as off it.
+    """
+    values = [float(v) for v in losses]
+    for end in range(start + window, len(values) + 1):
+        if sum(values[end - window : end]) / window < fraction * plateau:
+            return end
+    return None
+
+
 class TrainSummaries(keras.callbacks.Callback):
     """TensorBoard scalars of training: loss, hinge and emoji losses, learning rate.
 

@@ -67,6 +67,40 @@ class TestDeepInteraction(TestCase):
                     q1 = relu(np.concatenate([o_flat, r_vec, o_flat * r_vec, o_flat + r_vec]) @ wi + bi)
                     np.testing.assert_allclose(q2[b, n, t], relu(np.concatenate([q1, l_vec]) @ wo + bo), atol=1e-4)
 
+    def test_text_product_adds_l_times_o_flat_to_eq_15(self):
+        """text_product: Q2 = ReLU(FC(Q1 ⊕ l ⊕ l⊗O_flat)); the rest of Eq. 9–14 unchanged."""
+        x = _inputs(4)
+        layer = DeepInteraction(D, init_stddev=0.3, text_product=True)
+        q2, tau_u, _ = (to_numpy(o) for o in layer(**x))
+        wi, bi = (to_numpy(v) for v in layer.integrate_dense.weights)
+        wo, bo = (to_numpy(v) for v in layer.output_dense.weights)
+        assert wo.shape == (3 * D, D)
+        relu = lambda z: np.maximum(z, 0.0)  # noqa: E731
+        w = to_numpy(layer.relation_kernel).reshape(-1)
+        b, n, t = 1, 2, 0
+        units = x["sticker_map"][b, n].reshape(P * P, D)
+        h, mask = x["utterances"][b, t], x["padding_mask"][b, t]
+        m = np.array([[w @ np.concatenate([o, hj, o * hj]) for hj in h] for o in units])
+        tu, ts = _softmax(np.max(m, axis=0), mask), _softmax(np.max(m, axis=1))
+        np.testing.assert_allclose(tau_u[b, n, t], tu, atol=1e-5)
+        l_vec, r_vec, o_flat = tu @ h, ts @ units, x["sticker_vector"][b, n]
+        q1 = relu(np.concatenate([o_flat, r_vec, o_flat * r_vec, o_flat + r_vec]) @ wi + bi)
+        expected = relu(np.concatenate([q1, l_vec, l_vec * o_flat]) @ wo + bo)
+        np.testing.assert_allclose(q2[b, n, t], expected, atol=1e-4)
+
+    def test_dot_relation_init_is_a_scaled_dot_product(self):
+        """relation_init='dot': at initialisation M_kj = O_k·h_j/√d, so τᵘ follows the dot products."""
+        x = _inputs(5)
+        layer = DeepInteraction(D, relation_init="dot")
+        _, tau_u, _ = (to_numpy(o) for o in layer(**x))
+        np.testing.assert_allclose(to_numpy(layer.relation_kernel), [[0] * D, [0] * D, [D**-0.5] * D], atol=1e-7)
+        b, n, t = 0, 1, 0
+        units = x["sticker_map"][b, n].reshape(P * P, D)
+        m = units @ x["utterances"][b, t].T / np.sqrt(D)
+        np.testing.assert_allclose(tau_u[b, n, t], _softmax(m.max(0), x["padding_mask"][b, t]), atol=1e-5)
+        # A config round trip keeps the choice (the initial values are not re-drawn from it).
+        assert DeepInteraction.from_config(layer.get_config()).relation_init == "dot"
+
     def test_raw_weights_without_normalisation(self):
         x = _inputs(2)
         layer = DeepInteraction(D, normalize=False, init_stddev=0.3)

@@ -36,6 +36,36 @@ class TestGatedFusion(TestCase):
         np.testing.assert_allclose(score[1, 2], sigmoid((f * g + (1 - f) * r) @ ws + bs)[0], atol=1e-6)
 
 
+    def test_candidate_aware_reads_r_per_candidate(self):
+        """r_c = r ⊙ FC(O_flat_c) replaces r in Eq. 31–32; candidates that differ only by sticker differ."""
+        x = _inputs(2)
+        x["interaction"][:, 1] = x["interaction"][:, 0]  # candidates 0 and 1: the same g_Tu
+        rng = np.random.default_rng(3)
+        candidates = rng.normal(size=(2, 3, 4)).astype(np.float32)
+        literal = GatedFusion(init_stddev=0.5)
+        score, _ = (to_numpy(o) for o in literal(**x))
+        np.testing.assert_allclose(score[:, 0], score[:, 1], atol=1e-6)  # literal: one r, a tie
+        layer = GatedFusion(init_stddev=0.5, candidate_aware=True)
+        score, gate = (to_numpy(o) for o in layer(**x, candidate_vector=candidates))
+        assert np.all(np.abs(score[:, 0] - score[:, 1]) > 1e-4)
+        wg, bg = (to_numpy(v) for v in layer.gate_dense.weights)
+        ws, bs = (to_numpy(v) for v in layer.score_dense.weights)
+        (wc,) = (to_numpy(v) for v in layer.candidate_projection.weights)
+        sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+        g, r = x["interaction"][1, 2], x["preference"][1] * (candidates[1, 2] @ wc)
+        f = sigmoid(np.concatenate([r, g]) @ wg + bg)
+        np.testing.assert_allclose(gate[1, 2], f, atol=1e-6)
+        np.testing.assert_allclose(score[1, 2], sigmoid((f * g + (1 - f) * r) @ ws + bs)[0], atol=1e-6)
+        self.run_layer_test(
+            GatedFusion,
+            init_kwargs={"init_stddev": 0.3, "candidate_aware": True},
+            input_data=dict(x, candidate_vector=candidates),
+            expected_output_shape=((2, 3), (2, 3, 1)),
+            expected_num_trainable_weights=5,
+            float32_outputs=(0, 1),
+        )
+
+
 class TestMatchingScore(TestCase):
     def test_layer_behaviors(self):
         self.run_layer_test(

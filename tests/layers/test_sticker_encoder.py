@@ -22,6 +22,39 @@ class TestStickerEncoder(TestCase):
             expected_num_trainable_weights=12,
         )
 
+    def test_normalized_outputs_have_unit_scale(self):
+        """normalize=True layer-normalises O and O_flat: zero mean, unit variance per unit at init."""
+        init = {"hidden_dim": 16, "image_size": 32, "backbone": "small_cnn", "cnn_filters": 4}
+        plain = StickerEncoder(**init)
+        o_map, o_flat = (to_numpy(x) for x in plain(_images(4, 32)))
+        assert np.sqrt(np.mean(o_flat**2)) < 0.5  # the §6.4 projections shrink the features
+        layer = StickerEncoder(**init, normalize=True)
+        o_map, o_flat = (to_numpy(x) for x in layer(_images(4, 32)))
+        for x in (o_map, o_flat):
+            np.testing.assert_allclose(x.mean(-1), 0.0, atol=1e-4)
+            np.testing.assert_allclose(x.std(-1), 1.0, atol=0.02)
+        self.run_layer_test(
+            StickerEncoder,
+            init_kwargs=dict(init, normalize=True),
+            input_data={"images": _images(3, 32)},
+            expected_output_shape=((3, 4, 4, 16), (3, 16)),
+            expected_num_trainable_weights=16,  # + gamma and beta of the two norms
+        )
+
+    def test_offline_imagenet_weights_get_a_clear_error(self):
+        import keras
+
+        from stickerchat.layers.sticker_encoder import ImageWeightsError
+
+        def offline(**kwargs):
+            assert kwargs["weights"] == "imagenet"
+            raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3]")
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(keras.applications, "InceptionV3", offline)
+            with pytest.raises(ImageWeightsError, match=r"--image_weights=FILE .* or --image_weights=none"):
+                StickerEncoder(8, 75, image_weights="imagenet")(_images(1, 75))
+
     def test_map_size(self):
         assert sticker_map_size("inception_v3", 128) == 6  # the paper: 6 × 6 × 768
         assert sticker_map_size("inception_v3", 75) == 3

@@ -23,6 +23,9 @@ def test_paper_preset_is_section_6_4():
     assert cfg.data.image_size == 128 and cfg.model.image_encoder == "inception_v3"
     assert cfg.train.batch_size == 32 and cfg.train.learning_rate == 1e-4
     assert cfg.train.classify_warmup_steps == 1000
+    # The authors fine-tune Inception-v3 from ImageNet; tests and offline users pass none or a file.
+    assert cfg.model.image_weights == "imagenet"
+    assert sc_flags.resolve_config("paper", "/data", "pesrs", image_weights="none").model.image_weights is None
 
 
 def test_unknown_fields_are_refused():

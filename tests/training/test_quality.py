@@ -6,30 +6,10 @@ import pytest
 
 from stickerchat import flags as sc_flags
 from stickerchat.training import trainer
+from stickerchat.training.callbacks import StepLosses, takeoff_step
 
 STEPS = 600
 WARMUP = 50  # the cpu preset's emoji-only warm-up: the hinge loss is not trained before it
-
-
-class StepLosses(keras.callbacks.Callback):
-    """The hinge loss of every step, recovered from Keras' running means.
-
-    Keras logs the mean over the steps so far of the current "epoch"
-    (validation interval); step i's own value is i·mean_i − (i−1)·mean_{i−1}.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.losses = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._seen, self._mean = 0, 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        mean = float(logs["hinge_loss"])
-        self._seen += 1
-        self.losses.append(self._seen * mean - (self._seen - 1) * self._mean)
-        self._mean = mean
 
 
 def test_step_losses_undo_the_running_mean():

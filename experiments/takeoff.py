@@ -1,0 +1,95 @@
+"""When each model leaves its initial plateau, per seed, and what it then scores.
+
+    python -m experiments.takeoff --models=srs,pesrs --seeds=0,1,2,3,4 --train_steps=558 --eval_every=93 \\
+        --out_dir=experiments/results/takeoff [--set=model.preference=literal,model.init_stddev=0.02]
+
+A fresh model scores every candidate alike, so its hinge loss sits at the
+plateau `(num_candidates − 1) × margin` until it learns to tell candidates
+apart. For every model and seed (`--seed` is also the demo corpus's seed
+when there is no `--data_dir`), this trains one run, records the hinge loss
+of every step (`StepLosses`) and reports the *take-off step*: the first step
+at which the mean hinge of the last 20 steps is under 0.75 × the plateau
+(`takeoff_step`), counted after the emoji warm-up. `--set` applies config
+overrides to every run (e.g. the literal-paper settings), so the same
+command measures a fix and its absence. Writes `takeoff.json` (every run's
+steps and test metrics) and `takeoff.md` (a table per model with the mean ±
+std over seeds).
+"""
+
+import json
+import os
+
+import numpy as np
+from absl import app, flags
+
+from experiments import common
+from stickerchat import flags as sc_flags
+from stickerchat.training.callbacks import StepLosses, takeoff_step
+
+common.define_flags("results/takeoff", default_steps=558)
+flags.DEFINE_list("models", ["srs", "pesrs"], "Registered models to train.")
+flags.DEFINE_list("set", [], "Config overrides key=value applied to every run (e.g. model.preference=literal).")
+FLAGS = flags.FLAGS
+
+
+def parse_overrides(items):
+    """`['model.dropout=0', 'train.margin=1']` -> `{'model.dropout': 0.0, 'train.margin': 1.0}` (JSON-typed)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes key=value, got '{item}'")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def summarise(records, metric_names=("MAP", "R10@1")):
+    """A markdown table: per model, take-off step and metrics per seed, then mean ± std."""
+    lines = ["| model | seed | take-off step | " + " | ".join(metric_names) + " |", "|---|---|---|" + "---|" * len(metric_names)]
+    for model in dict.fromkeys(r["model"] for r in records):
+        rows = [r for r in records if r["model"] == model]
+        for r in rows:
+            cells = [model, str(r["seed"]), "never" if r["takeoff"] is None else str(r["takeoff"])]
+            lines.append("| " + " | ".join(cells + [f"{r[m]:.3f}" for m in metric_names]) + " |")
+        took = [r["takeoff"] for r in rows if r["takeoff"] is not None]
+        mean_std = [f"**{np.mean([r[m] for r in rows]):.3f} ± {np.std([r[m] for r in rows], ddof=1) if len(rows) > 1 else 0:.3f}**" for m in metric_names]
+        worst = "never" if len(took) < len(rows) else f"≤ {max(took)}"
+        lines.append("| " + " | ".join([f"**{model}**", f"{len(rows)} seeds", worst] + mean_std) + " |")
+    return "\n".join(lines)
+
+
+def main(argv):
+    overrides = parse_overrides(FLAGS.set)
+    seeds = [int(s) for s in (FLAGS.seeds or [FLAGS.seed or 0])]
+    records = []
+    for model in FLAGS.models:
+        for seed in seeds:
+            name = f"{model}-seed{seed}"
+            recorder = StepLosses()
+            model_dir, metrics = common.train_or_reuse(name, model, callbacks=[recorder], seed=seed, **overrides)
+            losses_path = os.path.join(model_dir, "step_losses.json")
+            if recorder.losses:
+                with open(losses_path + ".tmp", "w") as f:
+                    json.dump(recorder.losses, f)
+                os.replace(losses_path + ".tmp", losses_path)
+            with open(losses_path) as f:
+                losses = json.load(f)
+            cfg = sc_flags.resolve_config(FLAGS.preset, FLAGS.data_dir, model, **{**common.base_overrides(), **overrides})
+            warmup = cfg.train.classify_warmup_steps
+            plateau = (cfg.data.num_candidates - 1) * cfg.train.margin
+            step = takeoff_step(losses, plateau, start=warmup)
+            records.append(
+                {"model": model, "seed": seed, "takeoff": None if step is None else step - warmup, **metrics}
+            )
+            print(f"{name}: take-off {records[-1]['takeoff']} steps after the warm-up, MAP {metrics['MAP']:.3f}", flush=True)
+    os.makedirs(FLAGS.out_dir, exist_ok=True)
+    with open(os.path.join(FLAGS.out_dir, "takeoff.json"), "w") as f:
+        json.dump({"overrides": overrides, "runs": records}, f, indent=2)
+    common.write_text("takeoff.md", summarise(records))
+
+
+if __name__ == "__main__":
+    app.run(main)
