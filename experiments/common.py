@@ -37,6 +37,23 @@ def define_flags(default_out: str, default_steps: int = 600):
     )
     flags.DEFINE_integer("verbose", 2, "Keras verbosity of each run (0, 1 or 2).")
     flags.DEFINE_list("methods", None, "Only these rows of the table (by label; default: all).")
+    flags.DEFINE_list(
+        "set", [], "Config overrides key=value for every run, e.g. model.preference=literal,model.init_stddev=0.02."
+    )
+
+
+def parse_overrides(items) -> dict:
+    """`['model.dropout=0', 'train.margin=1']` -> `{'model.dropout': 0, 'train.margin': 1}` (values read as JSON)."""
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes key=value, got '{item}'")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def selected(methods):
@@ -59,6 +76,7 @@ def base_overrides() -> dict:
         "batch_size": FLAGS.batch_size,
         "seed": FLAGS.seed,
         "skip_bad_examples": FLAGS.skip_bad_examples,
+        **parse_overrides(FLAGS.set),
     }
 
 

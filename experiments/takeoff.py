@@ -28,22 +28,7 @@ from stickerchat.training.callbacks import StepLosses, takeoff_step
 
 common.define_flags("results/takeoff", default_steps=558)
 flags.DEFINE_list("models", ["srs", "pesrs"], "Registered models to train.")
-flags.DEFINE_list("set", [], "Config overrides key=value applied to every run (e.g. model.preference=literal).")
 FLAGS = flags.FLAGS
-
-
-def parse_overrides(items):
-    """`['model.dropout=0', 'train.margin=1']` -> `{'model.dropout': 0.0, 'train.margin': 1.0}` (JSON-typed)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set takes key=value, got '{item}'")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def summarise(records, metric_names=("MAP", "R10@1")):
@@ -62,14 +47,14 @@ def summarise(records, metric_names=("MAP", "R10@1")):
 
 
 def main(argv):
-    overrides = parse_overrides(FLAGS.set)
+    overrides = common.parse_overrides(FLAGS.set)
     seeds = [int(s) for s in (FLAGS.seeds or [FLAGS.seed or 0])]
     records = []
     for model in FLAGS.models:
         for seed in seeds:
             name = f"{model}-seed{seed}"
             recorder = StepLosses()
-            model_dir, metrics = common.train_or_reuse(name, model, callbacks=[recorder], seed=seed, **overrides)
+            model_dir, metrics = common.train_or_reuse(name, model, callbacks=[recorder], seed=seed)
             losses_path = os.path.join(model_dir, "step_losses.json")
             if recorder.losses:
                 with open(losses_path + ".tmp", "w") as f:
@@ -77,7 +62,7 @@ def main(argv):
                 os.replace(losses_path + ".tmp", losses_path)
             with open(losses_path) as f:
                 losses = json.load(f)
-            cfg = sc_flags.resolve_config(FLAGS.preset, FLAGS.data_dir, model, **{**common.base_overrides(), **overrides})
+            cfg = sc_flags.resolve_config(FLAGS.preset, FLAGS.data_dir, model, **dict(common.base_overrides(), seed=seed))
             warmup = cfg.train.classify_warmup_steps
             plateau = (cfg.data.num_candidates - 1) * cfg.train.margin
             step = takeoff_step(losses, plateau, start=warmup)

@@ -82,10 +82,11 @@ def resolve_config(preset=None, data_dir=None, model_name="pesrs", **overrides) 
     for name, value in overrides.items():
         if value is None:
             continue
-        if name == "image_weights" and value == "none":
+        field = name.rsplit(".", 1)[-1]
+        if field == "image_weights" and value == "none":
             value = None
-        if name == "fusion_dropout" and value < 0:
-            value = None
+        if field == "fusion_dropout" and value < 0:
+            value = None  # the literal reading: the same dropout as everywhere else
         cfg = cfg.replace(**{keys.get(name, name): value})
     return cfg
 

@@ -25,6 +25,16 @@ class ContextPooling(keras.layers.Layer):
     Returns:
         tensor `(batch, ..., dim)`.
 
+    Reading of Eq. 16: the history utterances are encoded by the same
+    Transformer (Eq. 2–8, shared weights) as the current ones, each
+    utterance attending over its own words. The paper adds that "the query,
+    key and value in Equation 16 are all u^k_i, where we conduct
+    self-attention over all history dialog contexts"; we read u^k_i as the
+    utterance itself (self-attention rather than the cross-attention of the
+    SRS paper's Eq. 2), not as attention across the utterances of a
+    history context, which would multiply the history's attention cost by
+    the number of turns. This is a documented reading, not the only one.
+
     References:
         Eq. 16–17 and Eq. 21–22 of the PESRS paper (§5.5.1, §5.5.2).
     """

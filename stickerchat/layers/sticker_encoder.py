@@ -231,6 +231,13 @@ class EmojiClassifier(keras.layers.Layer):
     cross-entropy loss L_s" (§5.2). The logits are float32 under mixed
     precision.
 
+    Deviation: the paper's O_flat here is Inception-v3's 2,048-d pooled
+    output; this head reads the *projected* O_flat (d dims, the vector the
+    matcher and the memory use), so the warm-up on the emoji task trains
+    the projection too and the matcher starts from stickers already sorted
+    by emotion. A head on the 2,048-d features would leave the projection
+    untrained during the warm-up.
+
     Args:
         num_emoji: int. Emoji vocabulary size (id 0 is padding).
         init_stddev: float. Truncated-normal std. Defaults to 0.02.

@@ -16,6 +16,14 @@ def hinge_ranking_loss(scores, label, margin=0.1):
     batch (the paper does not say how examples are combined; the mean keeps
     the learning rate independent of the batch size).
 
+    The margin: the paper gives no value. Our scores are the paper's
+    `y ∈ (0, 1)` (Eq. 32), on which a margin of 1 could never be met, so the
+    default is 0.1 (`TrainConfig.margin`, `--margin`). The authors' SRS code
+    differs: it applies a margin of 1 to raw logits (no sigmoid) and
+    averages over the (positive, negative) pairs rather than summing over
+    the negatives; on this scale that is the same loss up to a constant
+    factor and the logit scale, and is not reproduced here.
+
     Args:
         scores: tensor `(batch, candidates)`, the matching scores y.
         label: int tensor `(batch,)`, index of the ground truth candidate.
