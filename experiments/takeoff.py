@@ -8,8 +8,9 @@ plateau `(num_candidates − 1) × margin` until it learns to tell candidates
 apart. For every model and seed (`--seed` is also the demo corpus's seed
 when there is no `--data_dir`), this trains one run, records the hinge loss
 of every step (`StepLosses`) and reports the *take-off step*: the first step
-at which the mean hinge of the last 20 steps is under 0.75 × the plateau
-(`takeoff_step`), counted after the emoji warm-up. `--set` applies config
+at which the mean hinge of the last 20 steps is 10% under the plateau
+(`takeoff_step`), and the step where it is halfway down (under 0.5 × the
+plateau), both counted after the emoji warm-up. `--set` applies config
 overrides to every run (e.g. the literal-paper settings), so the same
 command measures a fix and its absence. Writes `takeoff.json` (every run's
 steps and test metrics) and `takeoff.md` (a table per model with the mean ±
@@ -33,16 +34,21 @@ FLAGS = flags.FLAGS
 
 def summarise(records, metric_names=("MAP", "R10@1")):
     """A markdown table: per model, take-off step and metrics per seed, then mean ± std."""
-    lines = ["| model | seed | take-off step | " + " | ".join(metric_names) + " |", "|---|---|---|" + "---|" * len(metric_names)]
+    lines = [
+        "| model | seed | leaves the plateau (steps after warm-up) | halfway down | " + " | ".join(metric_names) + " |",
+        "|---|---|---|---|" + "---|" * len(metric_names),
+    ]
     for model in dict.fromkeys(r["model"] for r in records):
         rows = [r for r in records if r["model"] == model]
         for r in rows:
-            cells = [model, str(r["seed"]), "never" if r["takeoff"] is None else str(r["takeoff"])]
+            cells = [model, str(r["seed"])] + ["never" if r[k] is None else str(r[k]) for k in ("takeoff", "halfway")]
             lines.append("| " + " | ".join(cells + [f"{r[m]:.3f}" for m in metric_names]) + " |")
         took = [r["takeoff"] for r in rows if r["takeoff"] is not None]
         mean_std = [f"**{np.mean([r[m] for r in rows]):.3f} ± {np.std([r[m] for r in rows], ddof=1) if len(rows) > 1 else 0:.3f}**" for m in metric_names]
         worst = "never" if len(took) < len(rows) else f"≤ {max(took)}"
-        lines.append("| " + " | ".join([f"**{model}**", f"{len(rows)} seeds", worst] + mean_std) + " |")
+        halves = [r["halfway"] for r in rows if r["halfway"] is not None]
+        worst_half = "never" if len(halves) < len(rows) else f"≤ {max(halves)}"
+        lines.append("| " + " | ".join([f"**{model}**", f"{len(rows)} seeds", worst, worst_half] + mean_std) + " |")
     return "\n".join(lines)
 
 
@@ -66,8 +72,15 @@ def main(argv):
             warmup = cfg.train.classify_warmup_steps
             plateau = (cfg.data.num_candidates - 1) * cfg.train.margin
             step = takeoff_step(losses, plateau, start=warmup)
+            half = takeoff_step(losses, plateau, start=warmup, fraction=0.5)
             records.append(
-                {"model": model, "seed": seed, "takeoff": None if step is None else step - warmup, **metrics}
+                {
+                    "model": model,
+                    "seed": seed,
+                    "takeoff": None if step is None else step - warmup,
+                    "halfway": None if half is None else half - warmup,
+                    **metrics,
+                }
             )
             print(f"{name}: take-off {records[-1]['takeoff']} steps after the warm-up, MAP {metrics['MAP']:.3f}", flush=True)
     os.makedirs(FLAGS.out_dir, exist_ok=True)

@@ -49,7 +49,9 @@ def test_pesrs_learns_the_demo_corpus(tmp_path):
 def test_takeoff_step():
     plateau = 0.9
     losses = [0.9] * 60 + [0.2] * 40
-    # The 20-step window ending at step s must average under 0.75 x 0.9 = 0.675.
-    assert takeoff_step(losses, plateau, start=10) == 67  # 7 low steps in the window
+    # The 20-step window ending at step s must average under 0.9 x 0.9 = 0.81: 3 low steps;
+    # under 0.5 x 0.9 = 0.45: 13 low steps.
+    assert takeoff_step(losses, plateau, start=10) == 63
+    assert takeoff_step(losses, plateau, start=10, fraction=0.5) == 73
     assert takeoff_step([0.9] * 100, plateau) is None
     assert takeoff_step([0.1] * 30 + [0.9] * 70, plateau, start=30) is None  # before `start` does not count
