@@ -28,6 +28,7 @@ file, `--cache_file=PATH` puts it elsewhere).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import List, Tuple
 
@@ -44,16 +45,27 @@ def read_user_history(path: str) -> List[Tuple[List[str], int]]:
     """Reads a user history file (format in the module docstring) -> `[(utterances, sticker_id), ...]`."""
     from stickerchat.recommender import RecommenderError, parse_sticker_id
 
+    from stickerchat.data.corpus import decode_line
+    from stickerchat.data.errors import DataError
+
     history = []
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
+    if not os.path.isfile(path):
+        raise HistoryFileError(f"{path}: user history file not found")
+    with open(path, "rb") as f:
+        for line_number, raw in enumerate(f, start=1):
+            where = f"{path}:{line_number}"
+            try:
+                line = decode_line(raw, path, line_number, "malformed_history_line")
+            except DataError as e:
+                raise HistoryFileError(str(e)) from None
             if not line.strip():
                 continue
-            where = f"{path}:{line_number}"
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as e:
                 raise HistoryFileError(f"{where}: not JSON: {e}") from None
+            except RecursionError:
+                raise HistoryFileError(f"{where}: not JSON: nested too deeply") from None
             if not isinstance(item, dict) or "context" not in item or "sticker_id" not in item:
                 raise HistoryFileError(f'{where}: expected {{"context": [utterances], "sticker_id": id}}, got {line.strip()!r}')
             context = item["context"]

@@ -109,12 +109,17 @@ def parse_sticker_id(value) -> int:
             f"sticker id {value!r} must be an integer or a string of digits, not {type(value).__name__} "
             "(floats cannot hold 18-digit ids exactly)"
         )
+    from stickerchat.data.corpus import is_decimal_id
+
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("-").isdigit():
-            raise RecommenderError(f"sticker id {value!r} is not an integer")
-        return int(text)
-    return int(value)
+        if not is_decimal_id(text):  # ASCII digits only: "²" passes str.isdigit but not int()
+            raise RecommenderError(f"sticker id {value[:40]!r} is not an integer")
+        value = int(text)
+    value = int(value)
+    if not -(2**63) <= value < 2**63:
+        raise RecommenderError(f"sticker id {value} is outside the 64-bit integer range of ids")
+    return value
 
 
 class FeatureCache:
