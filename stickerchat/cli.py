@@ -39,6 +39,8 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("0", "1"):
         return
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return  # e.g. a JAX-only install serving a model: TensorFlow is imported only if something needs it
     import importlib.util
     import tempfile
 
@@ -72,12 +74,9 @@ def user_error_types() -> tuple:
     from stickerchat.runfiles import CorruptRunFile
 
     types = [DataError, CorruptRunFile, FileNotFoundError, NotADirectoryError, UserError]
-    try:
-        from stickerchat.training.trainer import TrainingError
-
-        types.append(TrainingError)
-    except ImportError:  # pragma: no cover - TensorFlow missing
-        pass
+    for module, name in (("stickerchat.training.trainer", "TrainingError"), ("stickerchat.recommender", "RecommenderError")):
+        if module in sys.modules:  # only an entry point that uses it can raise it
+            types.append(getattr(sys.modules[module], name))
     return tuple(types)
 
 
@@ -118,6 +117,10 @@ def run(main, extra_errors: tuple = ()) -> None:
     from absl import app
 
     def wrapped(argv):
+        from absl import flags, logging
+
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)  # library INFO lines (e.g. SavedModel fingerprints) are noise
         try:
             return main(argv)
         except app.UsageError as e:

@@ -135,6 +135,8 @@ class Corpus:
         sticker_set_of: Dict[int, int]. Sticker id -> set id.
         sticker_emoji: Dict[int, int]. Sticker id -> emoji id (its mapping
             label; unknown labels -> `<unk>`).
+        sticker_alt: Dict[int, str]. Sticker id -> its mapping label as
+            written ("" when the line has none).
         store: StickerStore. The packed images.
         splits: Dict[str, SplitData].
         contexts: np.ndarray int32 `(N, context_len, max_words)`. All kept
@@ -299,12 +301,14 @@ def load_corpus(data_dir: str, data_config: DataConfig, *, verbose: bool = True)
     corpus.bad_stickers.update(corpus.store.bad)
     emoji_get = corpus.emoji_vocab.token_to_id.get
     corpus.sticker_sets, corpus.sticker_set_of, corpus.sticker_emoji = {}, {}, {}
+    corpus.sticker_alt = {}
     for set_id, entries in mappings.items():
         good = []
         for sticker_id, emoji in entries:
             if sticker_id in corpus.bad_stickers:
                 continue
             good.append(sticker_id)
+            corpus.sticker_alt[sticker_id] = emoji
             corpus.sticker_set_of[sticker_id] = set_id
             emoji_id = emoji_get(emoji, specs.UNK_ID) if emoji else specs.UNK_ID
             corpus.unknown["unknown_emoji"] += emoji_id == specs.UNK_ID

@@ -114,4 +114,6 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from stickerchat import cli
+
+    cli.run(main)
