@@ -232,6 +232,8 @@ def train(
 ) -> Dict[str, float]:
     """Trains `config.model_name` and returns the test metrics (see module docstring)."""
     check_inputs(config)
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise TrainingError(f"--model_dir={model_dir} is a file, not a directory")
     corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=bool(verbose))
     config.model.vocab_size = len(corpus.vocab)
     config.model.num_emoji = len(corpus.emoji_vocab)
