@@ -7,6 +7,8 @@ truncated afterwards, as a kill of a non-atomic writer would have left it.
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -16,6 +18,8 @@ from stickerchat import flags as sc_flags
 from stickerchat import runfiles
 from stickerchat.training import callbacks as callbacks_lib
 from stickerchat.training import trainer
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _config(**overrides):
@@ -120,10 +124,18 @@ def test_damaged_run_files_are_named(tmp_path):
     open(model_path, "wb").write(content[:907])
     with pytest.raises(runfiles.CorruptRunFile, match="model.keras.*corrupt"):
         runfiles.load_model(model_path)
-    from stickerchat import evaluate
-
-    with pytest.raises(runfiles.CorruptRunFile, match="model.keras"):
-        evaluate.evaluate(model_dir, verbose=False)
+    # evaluate (and so recommend and export, which load the same way): one line naming the file, exit 2.
+    proc = subprocess.run(
+        [sys.executable, "-m", "stickerchat.evaluate", f"--model_dir={model_dir}"],
+        cwd=REPO,
+        env={**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, "PYTHONPATH": REPO},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "model.keras: the model file is corrupt" in proc.stderr
 
     # The trainer does not test a damaged model: the rerun saves a good one (here: the final model).
     trainer.train(cfg, model_dir, verbose=0)
