@@ -356,6 +356,57 @@ def test() -> Config:
 
 
 PRESETS = {"paper": paper, "cpu": cpu, "test": test}
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+STRATEGIES = ("none", "mirrored", "multi_worker")
+NEGATIVES = ("random", "first")
+IMAGE_ENCODERS = ("inception_v3", "small_cnn")
+
+
+def check(config: Config) -> None:
+    """Raises ValueError naming the first setting outside its allowed values or range.
+
+    Run before anything is written, so that a rejected value never leaves a
+    model directory behind.
+    """
+    allowed = {
+        "train.mixed_precision": (config.train.mixed_precision, PRECISIONS),
+        "train.strategy": (config.train.strategy, STRATEGIES),
+        "data.negatives": (config.data.negatives, NEGATIVES),
+        "model.image_encoder": (config.model.image_encoder, IMAGE_ENCODERS),
+        "preset": (config.preset, tuple(PRESETS)),
+    }
+    for key, (value, choices) in allowed.items():
+        if value not in choices:
+            raise ValueError(f"{key}={value!r} is not one of {', '.join(choices)}")
+    positive = {
+        "train.batch_size": config.train.batch_size,
+        "data.context_len": config.data.context_len,
+        "data.max_words": config.data.max_words,
+        "data.num_candidates": config.data.num_candidates,
+        "data.image_size": config.data.image_size,
+        "model.hidden_dim": config.model.hidden_dim,
+        "model.emb_dim": config.model.emb_dim,
+        "model.num_heads": config.model.num_heads,
+    }
+    non_negative = {
+        "train.epochs": config.train.epochs,
+        "train.train_steps": config.train.train_steps,
+        "train.eval_every": config.train.eval_every,
+        "train.eval_batches": config.train.eval_batches,
+        "data.history_len": config.data.history_len,
+        "train.learning_rate": config.train.learning_rate,
+        "train.clipnorm": config.train.clipnorm,
+    }
+    for key, value in positive.items():
+        if not value > 0:
+            raise ValueError(f"{key}={value!r} must be positive")
+    for key, value in non_negative.items():
+        if not value >= 0:
+            raise ValueError(f"{key}={value!r} must not be negative")
+    if not 0 <= config.model.dropout < 1:
+        raise ValueError(f"model.dropout={config.model.dropout!r} must be in [0, 1)")
+    if not (config.train.train_steps or config.train.epochs):
+        raise ValueError("train.train_steps and train.epochs are both 0: nothing to train")
 
 
 def get_preset(name: str) -> Config:

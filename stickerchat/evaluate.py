@@ -1,25 +1,55 @@
 """Re-evaluates a trained model directory.
 
-    python -m stickerchat.evaluate --model_dir=runs/pesrs [--data_dir=DIR] [--split=test|val]
+    python -m stickerchat.evaluate --model_dir=runs/pesrs [--data_dir=DIR] [--split=test|val|train]
 
-Reloads `model_dir/model.keras` in safe mode and the run's `config.json`,
-scores the split and writes `metrics.json` and `predictions.tsv` (for the
-test split, exactly what training wrote; for `val`, `val_metrics.json` and
-`val_predictions.tsv`). `--data_dir` points a trained model at another copy
-of the data (default: the run's own).
+Reloads `model_dir/model.keras` in safe mode (under the dtype policy it was
+trained with) and the run's `config.json`, scores the split and writes
+`eval_<split>_metrics.json` and `eval_<split>_predictions.tsv`. It never
+touches the training run's own `metrics.json` and `predictions.tsv`: for the
+test split it compares its numbers with them and says whether they match (a
+difference means the model, the data or the software changed since
+training, and is reported on stderr with both values). `--data_dir` points
+a trained model at another copy of the data (default: the run's own).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
-from absl import app, flags
+from stickerchat import cli
+
+cli.quiet_tensorflow()
+
+from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A model directory written by stickerchat.train.", required=True)
 flags.DEFINE_string("data_dir", None, "Data directory (default: the one in the run's config.json).")
 flags.DEFINE_enum("split", "test", ["test", "val", "train"], "Split to evaluate.")
 flags.DEFINE_integer("batch_size", None, "Evaluation batch size (default: the run's).")
+
+METRICS_TOLERANCE = 1e-9
+
+
+def output_prefix(split: str) -> str:
+    """`eval_<split>_`: evaluate's files never replace the training run's."""
+    return f"eval_{split}_"
+
+
+def compare_with_training(model_dir: str, result: dict) -> tuple:
+    """`(same, differences)` against the training run's `metrics.json` (None when it has none)."""
+    from stickerchat.training import trainer
+
+    if not os.path.exists(os.path.join(model_dir, "metrics.json")):
+        return None, []
+    trained = trainer.read_metrics(model_dir)
+    differences = [
+        f"{k} {trained[k]:.4f} -> {result[k]:.4f}"
+        for k in sorted(set(trained) & set(result))
+        if abs(float(trained[k]) - float(result[k])) > METRICS_TOLERANCE
+    ]
+    return not differences, differences
 
 
 def evaluate(model_dir: str, data_dir=None, split: str = "test", batch_size=None, verbose: bool = True) -> dict:
@@ -29,14 +59,27 @@ def evaluate(model_dir: str, data_dir=None, split: str = "test", batch_size=None
     config = trainer.load_run_config(model_dir)
     if data_dir is not None:
         config.data_dir = data_dir
-    corpus = data_lib.load_corpus(config.data_dir, config.data)
-    predictions = trainer.evaluate_model_file(
-        os.path.join(model_dir, "model.keras"), corpus, config, split, batch_size=batch_size
-    )
-    prefix = "" if split == "test" else f"{split}_"
+    model_path = os.path.join(model_dir, "model.keras")
+    if not os.path.exists(model_path):
+        raise FileNotFoundError(f"{model_path} not found: has training finished?")
+    corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=verbose)
+    predictions = trainer.evaluate_model_file(model_path, corpus, config, split, batch_size=batch_size)
+    prefix = output_prefix(split)
     result = evaluation.write_evaluation(model_dir, predictions, seed=config.data.seed, prefix=prefix)
     if verbose:
         print(f"{split}: {evaluation.format_metrics(result)}")
+        print(f"wrote {model_dir}/{prefix}predictions.tsv and {model_dir}/{prefix}metrics.json")
+    if split == "test":
+        same, differences = compare_with_training(model_dir, result)
+        if same is False:
+            print(
+                f"warning: these test metrics differ from the training run's {model_dir}/metrics.json "
+                f"({'; '.join(differences)}): the model, the data or the software changed since training; "
+                "metrics.json is left as training wrote it",
+                file=sys.stderr,
+            )
+        elif same and verbose:
+            print(f"the same as the training run's {model_dir}/metrics.json")
     return result
 
 
@@ -47,7 +90,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

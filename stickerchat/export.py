@@ -30,6 +30,10 @@ import os
 import shutil
 
 import numpy as np
+from stickerchat import cli
+
+cli.quiet_tensorflow()
+
 from absl import app, flags
 
 from stickerchat import specs
@@ -104,7 +108,9 @@ def export_model_dir(model_dir: str, out_dir: str, data_dir=None, atol: float = 
         if not overwrite:
             raise FileExistsError(f"{out_dir} exists and is not empty (pass --overwrite to replace it)")
         shutil.rmtree(out_dir)
-    model = keras.saving.load_model(model_path, safe_mode=True)
+    from stickerchat import runfiles
+
+    model = runfiles.load_model(model_path)  # safe mode, under the dtype policy it was trained with
     export_model(model, config.data, out_dir)
     extra = os.path.join(out_dir, "assets.extra")
     os.makedirs(extra, exist_ok=True)
@@ -138,13 +144,13 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
         export_model_dir(FLAGS.model_dir, FLAGS.out, FLAGS.data_dir, atol=FLAGS.atol, overwrite=FLAGS.overwrite)
-    except (ExportError, FileExistsError, FileNotFoundError) as e:
-        raise SystemExit(f"export failed: {e}")
+    except (ExportError, FileExistsError) as e:
+        raise cli.UserError(f"export failed: {e}") from None
 
 
 def run():
     define_flags()
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

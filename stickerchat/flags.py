@@ -52,24 +52,41 @@ OVERRIDES = (
     ("sticker_bucket", "train.sticker_bucket", int, "Pad a batch's distinct stickers to a multiple (0: 32 under XLA, else 1)."),
 )
 _TYPES = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string, bool: flags.DEFINE_boolean}
+# String overrides with a fixed set of values: absl enums (a typo fails before anything runs).
+ENUMS = {
+    "mixed_precision": config_lib.PRECISIONS,
+    "strategy": config_lib.STRATEGIES,
+    "negatives": config_lib.NEGATIVES,
+    "image_encoder": config_lib.IMAGE_ENCODERS,
+}
 
 
 def define_data_flags():
     flags.DEFINE_string("data_dir", None, "Data directory in the released layout (absent: the demo corpus).")
-    flags.DEFINE_string(
-        "preset", None, "Configuration preset: paper or cpu (default: cpu without --data_dir, else paper)."
+    flags.DEFINE_enum(
+        "preset",
+        None,
+        sorted(config_lib.PRESETS),
+        "Configuration preset (default: cpu without --data_dir, else paper).",
     )
     flags.DEFINE_boolean("skip_bad_examples", None, "Skip and count bad examples instead of failing.")
 
 
-def define_train_flags():
+def define_train_flags(model_names=None):
+    """The flags of `stickerchat.train`; `--model` is an enum of `model_names` when given."""
     define_data_flags()
-    flags.DEFINE_string("model", "pesrs", "Registered model name (see stickerchat.models.MODEL_NAMES).")
+    if model_names:
+        flags.DEFINE_enum("model", "pesrs", list(model_names), "Registered model to train.")
+    else:
+        flags.DEFINE_string("model", "pesrs", "Registered model name (see stickerchat.models.MODEL_NAMES).")
     flags.DEFINE_string("model_dir", None, "Output directory (default: runs/<model>).")
     flags.DEFINE_boolean("jit_compile", None, "XLA-compile the training step.")
     flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into N logical devices (to test --strategy=mirrored).")
     for name, _, typ, help_ in OVERRIDES:
-        _TYPES[typ](name, None, help_)
+        if name in ENUMS:
+            flags.DEFINE_enum(name, None, list(ENUMS[name]), help_)
+        else:
+            _TYPES[typ](name, None, help_)
 
 
 def resolve_config(preset=None, data_dir=None, model_name="pesrs", **overrides) -> config_lib.Config:

@@ -45,7 +45,10 @@ class Predictions:
 
 
 def write_predictions(path: str, predictions: Predictions) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    """Writes the file atomically (a temporary file renamed over `path`)."""
+    from stickerchat.runfiles import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write("\t".join(COLUMNS) + "\n")
         for i in range(len(predictions.examples)):
             scores = ",".join(repr(float(np.float32(s))) for s in predictions.scores[i])

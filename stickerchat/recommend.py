@@ -7,7 +7,12 @@
 
 `--dialog` is repeated once per utterance, oldest first. Without
 `--sticker_set` or `--candidates` every sticker of the corpus is ranked.
-Prints a tab-separated table `rank sticker_id set_id score`, best first.
+Prints a tab-separated table `rank sticker_id set_id score emoji`, best
+first (`emoji`: the sticker's label in its set's `emoji_mapping.txt`).
+`--top_k=K` keeps the best K (0: all; negative values are refused);
+`--contact_sheet=PATH.png` also draws the printed stickers in a grid with
+rank, score and emoji (as code points: `U+1F600`). A dialog none of whose
+words is in the vocabulary is ranked with a warning: the model cannot read it.
 
 User history file (`--user_history_file`): JSON Lines, one earlier sticker
 reply of the user per line, oldest first:
@@ -28,10 +33,15 @@ file, `--cache_file=PATH` puts it elsewhere).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import List, Tuple
 
-from absl import app, flags
+from stickerchat import cli
+
+cli.quiet_tensorflow()
+
+from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -44,16 +54,27 @@ def read_user_history(path: str) -> List[Tuple[List[str], int]]:
     """Reads a user history file (format in the module docstring) -> `[(utterances, sticker_id), ...]`."""
     from stickerchat.recommender import RecommenderError, parse_sticker_id
 
+    from stickerchat.data.corpus import decode_line
+    from stickerchat.data.errors import DataError
+
     history = []
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
+    if not os.path.isfile(path):
+        raise HistoryFileError(f"{path}: user history file not found")
+    with open(path, "rb") as f:
+        for line_number, raw in enumerate(f, start=1):
+            where = f"{path}:{line_number}"
+            try:
+                line = decode_line(raw, path, line_number, "malformed_history_line")
+            except DataError as e:
+                raise HistoryFileError(str(e)) from None
             if not line.strip():
                 continue
-            where = f"{path}:{line_number}"
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as e:
                 raise HistoryFileError(f"{where}: not JSON: {e}") from None
+            except RecursionError:
+                raise HistoryFileError(f"{where}: not JSON: nested too deeply") from None
             if not isinstance(item, dict) or "context" not in item or "sticker_id" not in item:
                 raise HistoryFileError(f'{where}: expected {{"context": [utterances], "sticker_id": id}}, got {line.strip()!r}')
             context = item["context"]
@@ -73,27 +94,45 @@ def define_flags():
     flags.DEFINE_string("user_history_file", None, "JSON Lines user history (see the module docstring).")
     flags.DEFINE_string("sticker_set", None, "Rank the stickers of this set.")
     flags.DEFINE_list("candidates", None, "Comma-separated sticker ids to rank.")
-    flags.DEFINE_integer("top_k", 10, "Print the best K (0: all).")
+    flags.DEFINE_integer("top_k", 10, "Print the best K (0: all).", lower_bound=0)
+    flags.DEFINE_string("contact_sheet", None, "Also draw the printed stickers into this PNG file.")
     flags.DEFINE_string("data_dir", None, "Data directory (default: the run's own).")
     flags.DEFINE_string("cache_file", None, "Sticker-feature cache (default: MODEL_DIR/sticker_features.npz; empty: none).")
     flags.mark_flag_as_required("model_dir")
 
 
-def format_ranking(ranking, sticker_set_of=None) -> str:
-    lines = ["rank\tsticker_id\tset_id\tscore"]
+def format_ranking(ranking, sticker_set_of=None, labels=None) -> str:
+    """The printed table: `rank sticker_id set_id score emoji`, one row per sticker."""
+    lines = ["rank\tsticker_id\tset_id\tscore\temoji"]
     for k, (sticker_id, score) in enumerate(ranking, start=1):
         set_id = sticker_set_of.get(sticker_id, "") if sticker_set_of else ""
-        lines.append(f"{k}\t{sticker_id}\t{set_id}\t{score:.6f}")
+        label = labels.get(sticker_id, "") if labels else ""
+        lines.append(f"{k}\t{sticker_id}\t{set_id}\t{score:.6f}\t{label}")
     return "\n".join(lines)
+
+
+def write_contact_sheet(path: str, rec, ranking) -> None:
+    """Draws the ranked stickers (best first) with rank, score and emoji into a PNG file, atomically."""
+    from stickerchat.runfiles import atomic_path
+    from stickerchat.visualize import contact_sheet, emoji_caption
+
+    images = [rec.corpus.sticker_image(i) for i, _ in ranking]
+    captions = [f"#{k} {score:.3f} {emoji_caption(rec.sticker_label(i))}" for k, (i, score) in enumerate(ranking, 1)]
+    with atomic_path(path) as tmp:
+        contact_sheet(images, captions).save(tmp, format="PNG")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]} (quote each utterance: --dialog \"...\")")
+    import warnings
+
     from stickerchat.recommender import Recommender, RecommenderError, default_cache_file
 
     if FLAGS.sticker_set is not None and FLAGS.candidates:
         raise app.UsageError("give --sticker_set or --candidates, not both")
+    if FLAGS.contact_sheet and not FLAGS.contact_sheet.lower().endswith(".png"):
+        raise app.UsageError(f"--contact_sheet={FLAGS.contact_sheet}: the file name must end in .png")
     cache_file = default_cache_file(FLAGS.model_dir) if FLAGS.cache_file is None else (FLAGS.cache_file or None)
     try:
         history = read_user_history(FLAGS.user_history_file) if FLAGS.user_history_file else None
@@ -101,22 +140,29 @@ def main(argv):
         candidates = FLAGS.candidates
         if FLAGS.sticker_set is None and not candidates:
             candidates = sorted(rec.known_sticker_ids())
-        ranking = rec.rank(
-            FLAGS.dialog,
-            user_history=history,
-            candidates=candidates if FLAGS.sticker_set is None else None,
-            sticker_set=FLAGS.sticker_set,
-            top_k=FLAGS.top_k or None,
-        )
-    except (RecommenderError, HistoryFileError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
-    print(format_ranking(ranking, rec.corpus.sticker_set_of))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ranking = rec.rank(
+                FLAGS.dialog,
+                user_history=history,
+                candidates=candidates if FLAGS.sticker_set is None else None,
+                sticker_set=FLAGS.sticker_set,
+                top_k=FLAGS.top_k or None,
+            )
+        for warning in caught:
+            print(f"warning: {warning.message}", file=sys.stderr)
+    except (RecommenderError, HistoryFileError) as e:
+        print(f"error: {cli.one_line(e)}", file=sys.stderr)
+        raise SystemExit(cli.EXIT_USER_ERROR)
+    print(format_ranking(ranking, rec.corpus.sticker_set_of, rec.corpus.sticker_alt))
+    if FLAGS.contact_sheet:
+        write_contact_sheet(FLAGS.contact_sheet, rec, ranking)
+        print(f"wrote {FLAGS.contact_sheet}", file=sys.stderr)
 
 
 def run():
     define_flags()
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

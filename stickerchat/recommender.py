@@ -19,8 +19,12 @@ Scoring is split along the model's own seam (`stickerchat.models.pesrs`):
   outputs O `(p, p, d)` and O_flat `(d,)` are computed once per sticker id and
   kept in memory (`FeatureCache`); with `cache_file` they are also written to
   an `.npz` file (no pickling) that is reused by later processes as long as
-  `model.keras` is byte-for-byte the one that produced it (its sha256 is
-  stored in the file).
+  `model.keras` is byte-for-byte the one that produced it, the packed sticker
+  images are the same (sha256 of the pack), and the image size and dtype
+  policy are unchanged (all stored in the file). A file that does not add up
+  (checksum, shapes, row counts, repeated ids, NaNs) or whose features differ
+  from a fresh encoding of a few of its stickers is discarded with a warning
+  and the stickers are encoded again.
 * The matcher (`model.matcher`, Eq. 2–32) scores the cached features of the
   candidates for the encoded dialog and user history. Its inputs have a fixed
   number of candidates C (`DataConfig.num_candidates`); the weights of a
@@ -44,6 +48,9 @@ import hashlib
 import io
 import math
 import os
+import sys
+import warnings
+import zipfile
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -52,7 +59,7 @@ from stickerchat import specs
 
 MODEL_FILE = "model.keras"
 DEFAULT_CACHE_FILE = "sticker_features.npz"
-CACHE_FORMAT = "stickerchat-sticker-features-v1"
+CACHE_FORMAT = "stickerchat-sticker-features-v2"
 ENCODE_BATCH = 64  # stickers per sticker-encoder call
 MATCH_BATCH = 32  # matcher rows per call
 MAX_ROW_FACTOR = 64  # a matcher row holds at most 64 * C candidates
@@ -89,6 +96,10 @@ class RecommenderError(ValueError):
     """A request the recommender cannot answer (unknown sticker or set, empty dialog)."""
 
 
+class UnknownWordsWarning(UserWarning):
+    """No word of the dialog is in the model's vocabulary."""
+
+
 def file_sha256(path: str) -> str:
     """Hex sha256 of a file's bytes."""
     h = hashlib.sha256()
@@ -109,12 +120,36 @@ def parse_sticker_id(value) -> int:
             f"sticker id {value!r} must be an integer or a string of digits, not {type(value).__name__} "
             "(floats cannot hold 18-digit ids exactly)"
         )
+    from stickerchat.data.corpus import is_decimal_id
+
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("-").isdigit():
-            raise RecommenderError(f"sticker id {value!r} is not an integer")
-        return int(text)
-    return int(value)
+        if not is_decimal_id(text):  # ASCII digits only: "²" passes str.isdigit but not int()
+            raise RecommenderError(f"sticker id {value[:40]!r} is not an integer")
+        value = int(text)
+    value = int(value)
+    if not -(2**63) <= value < 2**63:
+        raise RecommenderError(f"sticker id {value} is outside the 64-bit integer range of ids")
+    return value
+
+
+def cache_key(model_sha256: str, stickers: str, image_size: int, dtype_policy: str) -> Dict[str, str]:
+    """What a feature cache file is valid for: the model file, the sticker data, the image size and the dtype policy."""
+    return {
+        "model_sha256": str(model_sha256),
+        "stickers_sha256": str(stickers),
+        "image_size": str(int(image_size)),
+        "dtype_policy": str(dtype_policy),
+    }
+
+
+def _checksum(ids: np.ndarray, maps: np.ndarray, vectors: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(" ".join(str(i) for i in ids.tolist()).encode())
+    for array in (maps, vectors):
+        h.update(str(array.shape).encode())
+        h.update(np.ascontiguousarray(array, np.float32).tobytes())
+    return h.hexdigest()
 
 
 class FeatureCache:
@@ -123,20 +158,34 @@ class FeatureCache:
     Rows live in two growing arrays so that gathering 1,000 candidates is one
     fancy-indexing copy. `save`/`load` use an `.npz` file without pickling:
 
-    | key            | dtype   | shape        |                                      |
-    |----------------|---------|--------------|--------------------------------------|
-    | format         | str     | ()           | `CACHE_FORMAT`                       |
-    | model_sha256   | str     | ()           | sha256 of the `model.keras` used     |
-    | sticker_ids    | str     | (n,)         | decimal sticker ids (exact)          |
-    | maps           | float32 | (n, p, p, d) | O                                    |
-    | vectors        | float32 | (n, d)       | O_flat                               |
+    | key            | dtype   | shape        |                                          |
+    |----------------|---------|--------------|------------------------------------------|
+    | format         | str     | ()           | `CACHE_FORMAT`                           |
+    | key            | str     | ()           | JSON of `cache_key(...)`                 |
+    | model_sha256   | str     | ()           | sha256 of the `model.keras` used         |
+    | sticker_ids    | str     | (n,)         | decimal sticker ids (exact, distinct)    |
+    | maps           | float32 | (n, p, p, d) | O                                        |
+    | vectors        | float32 | (n, d)       | O_flat                                   |
+    | checksum       | str     | ()           | sha256 of ids, maps and vectors          |
+
+    A file written for another model file, other sticker data (the packed
+    images' sha256), another image size or dtype policy is `stale`; one whose
+    content does not add up (checksum, shapes, row counts, repeated ids,
+    non-finite values) is `discarded` with the reason in `problem`. Either
+    way an empty cache is returned and the file is overwritten at the next
+    save. (`Recommender` also re-encodes a few cached stickers and compares.)
 
     Args:
-        model_sha256: str. Identifies the weights the features belong to.
+        key: dict from `cache_key` (a plain string is taken as the model
+            file's sha256 alone).
     """
 
-    def __init__(self, model_sha256: str = ""):
-        self.model_sha256 = model_sha256
+    def __init__(self, key=None):
+        if not isinstance(key, dict):
+            key = {"model_sha256": str(key or "")}
+        self.key = dict(key)
+        self.model_sha256 = self.key.get("model_sha256", "")
+        self.problem = ""
         self._rows: Dict[int, int] = {}
         self._maps: Optional[np.ndarray] = None
         self._vectors: Optional[np.ndarray] = None
@@ -159,6 +208,8 @@ class FeatureCache:
     def add(self, sticker_ids: Sequence[int], maps: np.ndarray, vectors: np.ndarray) -> None:
         maps = np.asarray(maps, np.float32)
         vectors = np.asarray(vectors, np.float32)
+        if len(maps) != len(sticker_ids) or len(vectors) != len(sticker_ids):
+            raise ValueError(f"{len(sticker_ids)} sticker ids for {len(maps)} maps and {len(vectors)} vectors")
         if self._maps is None:
             capacity = max(64, len(sticker_ids))
             self._maps = np.zeros((capacity,) + maps.shape[1:], np.float32)
@@ -185,49 +236,96 @@ class FeatureCache:
         rows = np.asarray([self._rows[i] for i in sticker_ids], np.int64)
         return self._maps[rows], self._vectors[rows]
 
+    @property
+    def feature_shapes(self) -> Optional[Tuple[tuple, tuple]]:
+        """`((p, p, d), (d,))` of the cached rows; None while empty."""
+        if self._maps is None:
+            return None
+        return tuple(self._maps.shape[1:]), tuple(self._vectors.shape[1:])
+
     def save(self, path: str) -> None:
         """Writes the cache atomically (a temporary file renamed over `path`)."""
+        import json
+
+        from stickerchat.runfiles import atomic_path
+
         n = self._size
         ids = np.asarray([str(i) for i in self._rows], dtype=str) if n else np.zeros((0,), "<U1")
+        maps = self._maps[:n] if n else np.zeros((0,), np.float32)
+        vectors = self._vectors[:n] if n else np.zeros((0,), np.float32)
         buffer = io.BytesIO()
         np.savez(
             buffer,
             format=np.asarray(CACHE_FORMAT),
+            key=np.asarray(json.dumps(self.key, sort_keys=True)),
             model_sha256=np.asarray(self.model_sha256),
             sticker_ids=ids,
-            maps=self._maps[:n] if n else np.zeros((0,), np.float32),
-            vectors=self._vectors[:n] if n else np.zeros((0,), np.float32),
+            maps=maps,
+            vectors=vectors,
+            checksum=np.asarray(_checksum(np.asarray([int(i) for i in self._rows], np.int64), maps, vectors)),
         )
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             f.write(buffer.getvalue())
-        os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str, model_sha256: str) -> Tuple["FeatureCache", str]:
+    def load(cls, path: str, key) -> Tuple["FeatureCache", str]:
         """Reads a cache file; returns `(cache, status)`.
 
-        `status` is `loaded`, `missing` (no file), `stale` (written for other
-        weights: an empty cache is returned, and the file is overwritten at the
-        next save) or `unreadable` (not a cache file of this format).
+        `status` is `loaded`, `missing` (no file), `stale` (written for another
+        model file, sticker data, image size or dtype policy), `unreadable`
+        (not a cache file of this format) or `discarded` (its content does not
+        add up: `cache.problem` says how). In every case but `loaded` the
+        cache is empty and the file is overwritten at the next save.
         """
-        cache = cls(model_sha256)
+        import json
+
+        cache = cls(key)
         if not os.path.exists(path):
             return cache, "missing"
         try:
             with np.load(path, allow_pickle=False) as f:
-                if str(f["format"]) != CACHE_FORMAT:
+                if "format" not in f.files or str(f["format"]) != CACHE_FORMAT:
                     return cache, "unreadable"
-                if str(f["model_sha256"]) != model_sha256:
+                stored = json.loads(str(f["key"]))
+                if stored != cache.key:
+                    cache.problem = "written for another " + ", ".join(
+                        k for k in sorted(set(stored) | set(cache.key)) if stored.get(k) != cache.key.get(k)
+                    )
                     return cache, "stale"
-                ids = [int(s) for s in f["sticker_ids"]]
-                if ids:
-                    cache.add(ids, f["maps"], f["vectors"])
-        except (OSError, ValueError, KeyError):
-            return cls(model_sha256), "unreadable"
+                raw_ids, maps, vectors, checksum = f["sticker_ids"], f["maps"], f["vectors"], str(f["checksum"])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+            return cls(key), "unreadable"
+        problem = _check_content(raw_ids, maps, vectors, checksum)
+        if problem:
+            cache.problem = problem
+            return cache, "discarded"
+        ids = [int(s) for s in raw_ids]
+        if ids:
+            cache.add(ids, maps, vectors)
         return cache, "loaded"
+
+
+def _check_content(raw_ids, maps, vectors, checksum) -> str:
+    """Why a cache file's arrays cannot be used ("" when they can)."""
+    from stickerchat.data.corpus import is_decimal_id
+
+    n = len(raw_ids)
+    if raw_ids.ndim != 1 or not all(is_decimal_id(str(s)) for s in raw_ids.tolist()):
+        return "the sticker ids are not integers"
+    if n == 0:
+        return ""
+    if maps.dtype != np.float32 or vectors.dtype != np.float32:
+        return f"features of dtype {maps.dtype}/{vectors.dtype}, not float32"
+    if maps.ndim != 4 or vectors.ndim != 2 or maps.shape[0] != n or vectors.shape[0] != n or maps.shape[-1] != vectors.shape[-1]:
+        return f"{n} sticker ids for maps of shape {maps.shape} and vectors of shape {vectors.shape}"
+    ids = np.asarray([int(s) for s in raw_ids.tolist()], np.int64)
+    if len(set(ids.tolist())) != n:
+        return "a sticker id appears twice"
+    if not (np.all(np.isfinite(maps)) and np.all(np.isfinite(vectors))):
+        return "non-finite features"
+    if _checksum(ids, maps, vectors) != checksum:
+        return "the checksum does not match its content"
+    return ""
 
 
 class Recommender:
@@ -276,13 +374,59 @@ class Recommender:
         self.history_len = int(config.data.history_len)
         self.uses_history = bool(getattr(model, "use_memory", True))
         self.cache_status = "memory"
-        if cache_file:
-            self.cache, self.cache_status = FeatureCache.load(cache_file, model_sha256)
-        else:
-            self.cache = FeatureCache(model_sha256)
         self._known_ids = None
         self._encoder = None
         self._matchers = {}
+        key = cache_key(
+            model_sha256,
+            corpus.store.content_digest() if cache_file else "",
+            config.data.image_size,
+            self._policy_name(),
+        )
+        if cache_file:
+            self.cache, self.cache_status = FeatureCache.load(cache_file, key)
+            if self.cache_status == "loaded":
+                problem = self._spot_check()
+                if problem:
+                    self.cache, self.cache_status = FeatureCache(key), "discarded"
+                    self.cache.problem = problem
+            if self.cache_status in ("stale", "unreadable", "discarded"):
+                why = {"stale": self.cache.problem, "unreadable": "not a feature cache file of this version"}
+                print(
+                    f"warning: sticker feature cache {cache_file} not used ({why.get(self.cache_status, self.cache.problem)}); "
+                    "the stickers are encoded again and the file is rewritten",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        else:
+            self.cache = FeatureCache(key)
+
+    SPOT_CHECKS = 3  # cached stickers re-encoded and compared when a cache file is loaded
+
+    def _policy_name(self) -> str:
+        try:
+            from stickerchat.models.serialization import model_policy
+
+            return model_policy(self.model).name
+        except Exception:  # noqa: BLE001 - a model without layers: its own policy
+            return str(getattr(getattr(self.model, "dtype_policy", None), "name", ""))
+
+    def _spot_check(self) -> str:
+        """Re-encodes a few cached stickers (first, middle, last); why the file cannot be trusted, or ""."""
+        known = self.known_sticker_ids()
+        ids = [i for i in self.cache.sticker_ids if i in known]
+        if not ids:
+            return ""
+        picks = list(dict.fromkeys(ids[k] for k in np.linspace(0, len(ids) - 1, min(self.SPOT_CHECKS, len(ids))).astype(int)))
+        maps, vectors = self.encode_stickers(picks)
+        if self.cache.feature_shapes != (tuple(maps.shape[1:]), tuple(vectors.shape[1:])):
+            return f"features of shapes {self.cache.feature_shapes}, the encoder gives {maps.shape[1:]}, {vectors.shape[1:]}"
+        cached_maps, cached_vectors = self.cache.gather(picks)
+        for fresh, cached in ((maps, cached_maps), (vectors, cached_vectors)):
+            scale = float(np.max(np.abs(fresh))) + 1e-6
+            if float(np.max(np.abs(fresh - cached))) > 1e-2 * scale:
+                return "cached features differ from the encoder's for the same stickers"
+        return ""
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -322,7 +466,9 @@ class Recommender:
             raise FileNotFoundError(f"{model_path} not found: has training finished?")
         if data_dir is not None:
             config.data_dir = data_dir
-        model = keras.saving.load_model(model_path, safe_mode=True)
+        from stickerchat import runfiles
+
+        model = runfiles.load_model(model_path)
         corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=False)
         return cls(
             model,
@@ -360,6 +506,18 @@ class Recommender:
         if key not in sets:
             raise RecommenderError(f"unknown sticker set {set_id!r}; the corpus has {len(sets)} sets")
         return [int(i) for i in sets[key]]
+
+    def known_words(self, dialog: Sequence[str]) -> Tuple[int, int]:
+        """`(known, total)`: words of the dialog's kept utterances that are in the vocabulary."""
+        if isinstance(dialog, str):
+            dialog = [dialog]
+        context = np.asarray(self.corpus.encode_context([str(u) for u in dialog]))
+        total = int((context != specs.PAD_ID).sum())
+        return total - int((context == specs.UNK_ID).sum()), total
+
+    def sticker_label(self, sticker_id: int) -> str:
+        """The sticker's emoji label from its set's `emoji_mapping.txt` ("" when it has none)."""
+        return self.corpus.sticker_alt.get(int(sticker_id), "")
 
     def encode_dialog(self, dialog: Sequence[str]) -> np.ndarray:
         """`(context_len, max_words)` int32 word ids of raw utterances, oldest first."""
@@ -585,7 +743,12 @@ class Recommender:
             candidates: list of sticker ids (int, or strings of digits), any
                 number; or
             sticker_set: the id of a sticker set: all its stickers.
-            top_k: keep the best `top_k` (None: all).
+            top_k: keep the best `top_k` (None: all; otherwise a positive
+                integer).
+
+        Warns:
+            UnknownWordsWarning: no word of the dialog is in the vocabulary
+                (the text reads as `<unk>` only).
 
         Returns:
             `[(sticker_id, score), ...]` best first (ties keep the candidates'
@@ -595,6 +758,16 @@ class Recommender:
             RecommenderError: empty dialog, unknown sticker id (named),
                 unknown sticker set, both or neither of candidates/sticker_set.
         """
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+            raise RecommenderError(f"top_k must be a positive integer (or None for every candidate), got {top_k!r}")
+        known, total = self.known_words(dialog)
+        if total and not known:
+            warnings.warn(
+                f"none of the dialog's {total} words is in the model's vocabulary: "
+                "the ranking cannot use the text (check the language and the word segmentation)",
+                UnknownWordsWarning,
+                stacklevel=2,
+            )
         ids, scores = self.score(dialog, user_history, candidates=candidates, sticker_set=sticker_set)
         order = np.argsort(-scores, kind="stable")
         if top_k is not None:

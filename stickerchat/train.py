@@ -16,40 +16,44 @@ for what is written to the model directory.
 from __future__ import annotations
 
 import os
-import sys
 
-from absl import app, flags
+from stickerchat import cli
 
-from stickerchat import flags as sc_flags
+cli.quiet_tensorflow()  # Before TensorFlow is imported (stickerchat.models imports Keras).
+
+from absl import app, flags  # noqa: E402
+
+from stickerchat import flags as sc_flags  # noqa: E402
+from stickerchat.models import MODEL_NAMES  # noqa: E402
 
 FLAGS = flags.FLAGS
-sc_flags.define_train_flags()
+sc_flags.define_train_flags(MODEL_NAMES)
+# `--help` lists the training flags (they are defined in stickerchat.flags).
+flags.adopt_module_key_flags(sc_flags)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from stickerchat.training import trainer
+
+    # Every flag and input path is checked before anything is written or TensorFlow starts.
+    try:
+        config = sc_flags.config_from_flags()
+    except ValueError as e:
+        raise cli.UserError(str(e)) from None
+    trainer.check_inputs(config)
     # Logical CPU devices must exist before TensorFlow initialises anything.
     from stickerchat.training import distribution
 
     distribution.configure_cpu_devices(FLAGS.cpu_devices)
-    from stickerchat.models import MODEL_NAMES
-    from stickerchat.training import trainer
-
-    if FLAGS.model not in MODEL_NAMES:
-        raise app.UsageError(f"unknown --model={FLAGS.model}; registered: {', '.join(MODEL_NAMES)}")
-    config = sc_flags.config_from_flags()
     model_dir = FLAGS.model_dir or os.path.join("runs", FLAGS.model)
-    try:
-        trainer.train(config, model_dir)
-    except trainer.TrainingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    trainer.train(config, model_dir)
     return 0
 
 
 def run():
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

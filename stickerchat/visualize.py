@@ -15,6 +15,8 @@ the trainer's TensorBoard image summaries.
   utterance-wise attention τ_u (Eq. 11, Figure 11).
 * `plot_memory_weights(images, delta)`: the user's history stickers with
   the preference-memory read weights δ (Eq. 23).
+* `contact_sheet(images, captions)`: stickers in a grid with a caption under
+  each (what `python -m stickerchat.recommend --contact_sheet` writes).
 """
 
 from __future__ import annotations
@@ -149,3 +151,38 @@ def figure_to_array(fig) -> np.ndarray:
     rgba = np.asarray(fig.canvas.buffer_rgba())
     plt.close(fig)
     return rgba[..., :3].copy()
+
+
+def emoji_caption(label: str) -> str:
+    """An emoji label as text any font can draw: its code points (`U+1F600`); ASCII labels as they are."""
+    if label.isascii():
+        return label
+    return " ".join(f"U+{ord(c):04X}" for c in label if c not in "\ufe0f\u200d")
+
+
+def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str], cell: int = 128, columns: int = 5):
+    """A PIL image of `images` (uint8 H×W×3) in a grid, each scaled to `cell` pixels with its caption below.
+
+    Args:
+        images: the stickers, best first.
+        captions: one line per sticker (e.g. rank, score, emoji).
+        cell: side of each sticker in pixels.
+        columns: stickers per row.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    if len(images) != len(captions):
+        raise ValueError(f"{len(images)} images for {len(captions)} captions")
+    columns = max(1, min(columns, len(images) or 1))
+    rows = max(1, -(-len(images) // columns))
+    caption_height, pad = 16, 4
+    sheet = Image.new("RGB", (columns * (cell + pad) + pad, rows * (cell + caption_height + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for k, (image, caption) in enumerate(zip(images, captions)):
+        x = pad + (k % columns) * (cell + pad)
+        y = pad + (k // columns) * (cell + caption_height + pad)
+        tile = Image.fromarray(np.ascontiguousarray(np.asarray(image, np.uint8))).convert("RGB").resize((cell, cell))
+        sheet.paste(tile, (x, y))
+        draw.text((x + 2, y + cell + 2), caption, fill="black", font=font)
+    return sheet

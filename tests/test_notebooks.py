@@ -58,7 +58,7 @@ def test_quickstart_notebook(kernel, tmp_path, monkeypatch):
     monkeypatch.setenv("STICKERCHAT_QUICKSTART_STEPS", "10")
     nb = _execute("quickstart.ipynb", kernel)
     assert os.path.exists(tmp_path / "run" / "metrics.json")
-    assert os.path.exists(tmp_path / "run" / "val_metrics.json")
+    assert os.path.exists(tmp_path / "run" / "eval_val_metrics.json")
     text = "".join(o.get("data", {}).get("text/plain", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "MAP" in text  # the metrics
     assert _images(nb) >= 1

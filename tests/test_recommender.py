@@ -215,13 +215,32 @@ def test_recommend_cli_prints_a_ranking(tiny_model_dir, rec, tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
-    assert lines[0].split("\t") == ["rank", "sticker_id", "set_id", "score"]
+    assert lines[0].split("\t") == ["rank", "sticker_id", "set_id", "score", "emoji"]
     assert len(lines) == 4
     expected = rec.rank(["hello there", "how are you ?"], [(["good morning"], sticker)], sticker_set=set_id, top_k=3)
     for line, (sticker_id, score) in zip(lines[1:], expected):
-        rank, got_id, got_set, got_score = line.split("\t")
+        rank, got_id, got_set, got_score, emoji = line.split("\t")
         assert int(got_id) == sticker_id and int(got_set) == set_id
         assert abs(float(got_score) - score) < 1e-5
+        assert emoji == rec.corpus.sticker_alt[sticker_id] and emoji  # the label of emoji_mapping.txt
+
+    sheet = tmp_path / "top.png"
+    out = subprocess.run(cmd + [f"--contact_sheet={sheet}"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    from PIL import Image
+
+    with Image.open(sheet) as image:
+        assert image.format == "PNG" and image.size == (3 * (128 + 4) + 4, 128 + 16 + 8)
+
+    for top_k in ("-1", "-5"):
+        bad = subprocess.run(cmd + [f"--top_k={top_k}"], capture_output=True, text=True, env=env, timeout=300)
+        assert bad.returncode == 2 and "top_k" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+    unknown = subprocess.run(
+        cmd[:4] + ["--dialog", "zzqx qqzx", f"--sticker_set={set_id}", f"--cache_file={tmp_path / 'f.npz'}"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert unknown.returncode == 0 and "warning: none of the dialog's 2 words is in the model's vocabulary" in unknown.stderr
 
     bad = subprocess.run(cmd[:4] + ["--dialog", " ", f"--sticker_set={set_id}"], capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 2 and "empty dialog" in bad.stderr
@@ -239,6 +258,119 @@ def test_user_history_file_format(tmp_path):
     path.write_text('{"context": "a", "sticker_id": 1}\n')
     with pytest.raises(HistoryFileError, match="list of strings"):
         read_user_history(str(path))
+
+
+def test_rank_refuses_non_positive_top_k_and_warns_on_unknown_words(rec):
+    from stickerchat.recommender import UnknownWordsWarning
+
+    set_id = list(rec.corpus.sticker_sets)[0]
+    everything = rec.rank(DIALOG, sticker_set=set_id)
+    assert len(everything) == len(rec.corpus.sticker_sets[set_id])
+    for top_k in (0, -1, 2.5, True):
+        with pytest.raises(RecommenderError, match="top_k"):
+            rec.rank(DIALOG, sticker_set=set_id, top_k=top_k)
+    with pytest.warns(UnknownWordsWarning, match="none of the dialog's 3 words"):
+        rec.rank(["zzqx", "qqzx wwzx"], sticker_set=set_id, top_k=2)
+    assert rec.known_words(DIALOG)[0] > 0
+
+
+def _cache_arrays(path):
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def _write_cache(path, arrays, recompute_checksum):
+    from stickerchat.recommender import _checksum
+
+    arrays = dict(arrays)
+    if recompute_checksum:
+        ids = np.asarray([int(s) for s in arrays["sticker_ids"]], np.int64)
+        arrays["checksum"] = np.asarray(_checksum(ids, arrays["maps"], arrays["vectors"]))
+    np.savez(path, **arrays)
+
+
+def _scaled(a):
+    return dict(a, maps=a["maps"] * 1.5, vectors=a["vectors"] * 1.5)
+
+
+def _permuted(a):
+    return dict(a, sticker_ids=a["sticker_ids"][::-1].copy())
+
+
+def _nan(a):
+    maps = a["maps"].copy()
+    maps[len(maps) // 2, 0, 0, 0] = np.nan
+    return dict(a, maps=maps)
+
+
+TAMPERING = {
+    "scaled values": (_scaled, False),
+    "scaled values, checksum recomputed": (_scaled, True),
+    "permuted ids": (_permuted, False),
+    "permuted ids, checksum recomputed": (_permuted, True),
+    "NaNs": (_nan, True),
+    "a missing row": (lambda a: dict(a, maps=a["maps"][:-1]), True),
+    "wrong shape": (lambda a: dict(a, maps=a["maps"].reshape(len(a["maps"]), -1, a["maps"].shape[-1])), True),
+    "a repeated id": (lambda a: dict(a, sticker_ids=np.concatenate([a["sticker_ids"][:1], a["sticker_ids"][:-1]])), True),
+    "a longer feature vector": (lambda a: dict(a, vectors=np.pad(a["vectors"], ((0, 0), (0, 1)))), True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+def test_a_tampered_cache_is_discarded_and_rebuilt(tiny_model_dir, rec, tmp_path, case, capsys):
+    tamper, recompute = TAMPERING[case]
+    sha = file_sha256(os.path.join(tiny_model_dir, "model.keras"))
+    cache_file = str(tmp_path / "features.npz")
+    set_id = list(rec.corpus.sticker_sets)[0]
+    fresh = Recommender(rec.model, rec.config, rec.corpus, cache_file=cache_file, model_sha256=sha)
+    expected = fresh.rank(DIALOG, sticker_set=set_id)
+    _write_cache(cache_file, tamper(_cache_arrays(cache_file)), recompute)
+    capsys.readouterr()
+    again = Recommender(rec.model, rec.config, rec.corpus, cache_file=cache_file, model_sha256=sha)
+    assert again.cache_status == "discarded" and len(again.cache) == 0
+    assert "warning: sticker feature cache" in capsys.readouterr().err
+    got = again.rank(DIALOG, sticker_set=set_id)
+    assert [i for i, _ in got] == [i for i, _ in expected]
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], atol=1e-5)
+    # The rewritten file is whole again.
+    assert Recommender(rec.model, rec.config, rec.corpus, cache_file=cache_file, model_sha256=sha).cache_status == "loaded"
+
+
+def test_cache_is_keyed_by_the_sticker_data_image_size_and_policy(tiny_model_dir, rec, tmp_path):
+    """New images under the same sticker ids make the cache stale; the ranking follows the new images."""
+    from stickerchat import data as data_lib
+    from stickerchat.recommender import cache_key
+
+    data_dir = str(tmp_path / "data")
+    shutil.copytree(data_lib.demo_dir(rec.config, verbose=False), data_dir)
+    model_dir = str(tmp_path / "run")
+    shutil.copytree(tiny_model_dir, model_dir)
+    cache_file = str(tmp_path / "features.npz")
+    first = Recommender.from_model_dir(model_dir, data_dir=data_dir, cache_file=cache_file)
+    set_id = list(first.corpus.sticker_sets)[0]
+    before = first.rank(DIALOG, sticker_set=set_id)
+    assert Recommender.from_model_dir(model_dir, data_dir=data_dir, cache_file=cache_file).cache_status == "loaded"
+
+    # The images change, the ids stay: each sticker of the set gets another sticker's picture.
+    ids = first.corpus.sticker_sets[set_id]
+    set_dir = os.path.join(data_dir, "npy_stickers", str(set_id))
+    arrays = [np.load(os.path.join(set_dir, f"{i}.npy"), allow_pickle=False) for i in ids]
+    for i, array in zip(ids, arrays[::-1]):
+        np.save(os.path.join(set_dir, f"{i}.npy"), array)
+    second = Recommender.from_model_dir(model_dir, data_dir=data_dir, cache_file=cache_file)
+    assert second.cache_status == "stale" and "stickers_sha256" in second.cache.problem
+    after = second.rank(DIALOG, sticker_set=set_id)
+    assert after != before
+    candidates = [i for i, _ in after][: second.num_candidates]
+    full = _full_scores(second, DIALOG, [], candidates)
+    np.testing.assert_allclose([dict(after)[i] for i in candidates], full, atol=1e-5)
+
+    key = cache_key("m", "s", 32, "float32")
+    for changed in (cache_key("m", "s", 64, "float32"), cache_key("m", "s", 32, "mixed_bfloat16"), cache_key("m", "t", 32, "float32")):
+        path = str(tmp_path / "k.npz")
+        FeatureCache(key).save(path)
+        cache, status = FeatureCache.load(path, changed)
+        assert status == "stale" and len(cache) == 0
 
 
 def test_importing_stickerchat_does_not_import_tensorflow():

@@ -41,6 +41,7 @@ candidate.
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import os
 import time
@@ -92,6 +93,9 @@ class SplitData:
         candidate_emoji: np.ndarray int32 `(n, num_candidates)`.
         history: np.ndarray int64 `(n, history_len)`. Example-table rows of
             the user's earlier selections, oldest first, -1 padding after.
+        line_hash: np.ndarray int64 `(n,)`. A 64-bit hash of the example's
+            line (surrounding whitespace stripped): equal lines, equal
+            hashes (`Corpus.duplicates` counts them).
         topped_up: int. Examples whose negatives came partly from other sets.
     """
 
@@ -105,12 +109,13 @@ class SplitData:
         self.candidate_rows = np.zeros((num_lines, num_candidates), np.int64)
         self.candidate_emoji = np.zeros((num_lines, num_candidates), np.int32)
         self.history = np.full((num_lines, history_len), -1, np.int64)
+        self.line_hash = np.zeros(num_lines, np.int64)
         self.topped_up = 0
         self.size = 0
 
     def _trim(self) -> None:
         n = self.size
-        for field in ("index", "line", "label", "candidate_ids", "candidate_rows", "candidate_emoji", "history"):
+        for field in ("index", "line", "label", "candidate_ids", "candidate_rows", "candidate_emoji", "history", "line_hash"):
             setattr(self, field, getattr(self, field)[:n])
 
     def __len__(self) -> int:
@@ -130,6 +135,8 @@ class Corpus:
         sticker_set_of: Dict[int, int]. Sticker id -> set id.
         sticker_emoji: Dict[int, int]. Sticker id -> emoji id (its mapping
             label; unknown labels -> `<unk>`).
+        sticker_alt: Dict[int, str]. Sticker id -> its mapping label as
+            written ("" when the line has none).
         store: StickerStore. The packed images.
         splits: Dict[str, SplitData].
         contexts: np.ndarray int32 `(N, context_len, max_words)`. All kept
@@ -213,6 +220,26 @@ class Corpus:
             "share_in_last10": float(self.in_last10[s.index].sum()) / n,
         }
 
+    def duplicates(self) -> Dict[str, Dict[str, int]]:
+        """Exact duplicate examples (the same line) within and across splits.
+
+        Returns:
+            `{split: {"within": n, "in_train": n, "in_val": n, "in_test": n}}`:
+            `within` counts the examples whose line already occurred earlier
+            in the same split; `in_<other>` the examples whose line also
+            occurs in that other split (e.g. test examples seen in training).
+        """
+        hashes = {name: s.line_hash for name, s in self.splits.items()}
+        sets = {name: set(h.tolist()) for name, h in hashes.items()}
+        out = {}
+        for name, h in hashes.items():
+            counts = {"within": int(len(h) - len(sets[name]))}
+            for other in self.splits:
+                if other != name:
+                    counts[f"in_{other}"] = int(sum(1 for x in h.tolist() if x in sets[other]))
+            out[name] = counts
+        return out
+
     def summary(self) -> str:
         """One paragraph: sizes, skips, top-ups, unknown rates."""
         parts = [f"corpus {self.data_dir}: " + ", ".join(f"{k} {len(v)}" for k, v in self.splits.items()) + " examples"]
@@ -274,12 +301,14 @@ def load_corpus(data_dir: str, data_config: DataConfig, *, verbose: bool = True)
     corpus.bad_stickers.update(corpus.store.bad)
     emoji_get = corpus.emoji_vocab.token_to_id.get
     corpus.sticker_sets, corpus.sticker_set_of, corpus.sticker_emoji = {}, {}, {}
+    corpus.sticker_alt = {}
     for set_id, entries in mappings.items():
         good = []
         for sticker_id, emoji in entries:
             if sticker_id in corpus.bad_stickers:
                 continue
             good.append(sticker_id)
+            corpus.sticker_alt[sticker_id] = emoji
             corpus.sticker_set_of[sticker_id] = set_id
             emoji_id = emoji_get(emoji, specs.UNK_ID) if emoji else specs.UNK_ID
             corpus.unknown["unknown_emoji"] += emoji_id == specs.UNK_ID
@@ -311,7 +340,7 @@ def _read_mappings(data_dir: str, corpus: Corpus, skip: bool) -> Dict[int, List[
     set_ids = []
     for name in os.listdir(root):
         if os.path.isdir(os.path.join(root, name)):
-            if name.isdigit():
+            if is_decimal_id(name) and not name.startswith("-") and int(name) <= _INT64_MAX:
                 set_ids.append(int(name))
             elif not name.startswith("."):
                 corpus.bad_sets[name] = "set directory name is not an integer id"
@@ -326,16 +355,24 @@ def _read_mappings(data_dir: str, corpus: Corpus, skip: bool) -> Dict[int, List[
             corpus.bad_sets[set_id] = message
             continue
         entries = []
-        with open(path, encoding="utf-8") as f:
-            for line_number, line in enumerate(f, start=1):
-                line = line.rstrip("\r\n")
+        with open(path, "rb") as f:
+            for line_number, raw in enumerate(f, start=1):
+                try:
+                    line = decode_line(raw, path, line_number, "malformed_mapping_line").rstrip("\r\n")
+                except DataError as e:
+                    if not skip:
+                        raise
+                    corpus.bad_stickers[f"{set_id}:{line_number}"] = (e.reason, str(e))
+                    continue
                 if not line.strip():
                     continue
                 fields = line.split("\t", 1) if "\t" in line else line.split(None, 1)
                 sticker_text = fields[0].strip()
                 emoji = fields[1].strip() if len(fields) > 1 else ""
-                if not sticker_text.isdigit():
-                    message = f"{path}:{line_number}: expected '<sticker_id>\\t<emoji>', got {line!r}"
+                valid = is_decimal_id(sticker_text) and not sticker_text.startswith("-")
+                if not valid or int(sticker_text) > _INT64_MAX:
+                    why = "the sticker id is outside the 64-bit range" if valid else "expected '<sticker_id>\\t<emoji>'"
+                    message = f"{path}:{line_number}: {why}, got {_short(line)}"
                     if not skip:
                         raise DataError(message, "malformed_mapping_line")
                     corpus.bad_stickers[f"{set_id}:{line_number}"] = ("malformed_mapping_line", message)
@@ -351,14 +388,49 @@ def _read_mappings(data_dir: str, corpus: Corpus, skip: bool) -> Dict[int, List[
     return mappings
 
 
-def _as_id(value, what: str) -> int:
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def is_decimal_id(text: str) -> bool:
+    """An optional minus and ASCII digits only (`str.isdigit` also accepts "²" and "١", which `int()` refuses)."""
+    body = text[1:] if text.startswith("-") else text
+    return bool(body) and body.isascii() and body.isdigit()
+
+
+def parse_id(value, what: str) -> int:
+    """An exact id from a JSON int or a string of ASCII digits, within int64.
+
+    Raises:
+        TypeError: booleans, floats, lists, non-numeric strings, and ids
+            outside the signed 64-bit range (the message says which).
+    """
     if isinstance(value, bool):
         raise TypeError(f"{what} is a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise TypeError(f"{what} is {value!r}, not an integer (ids must stay exact: never go through float)")
+    if isinstance(value, str) and is_decimal_id(value.strip()):
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise TypeError(f"{what} is {_short(value)}, not an integer (ids must stay exact: never go through float)")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise TypeError(f"{what} {value} is outside the 64-bit integer range of ids")
+    return value
+
+
+_as_id = parse_id
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def decode_line(raw: bytes, path: str, line_number: int, reason: str) -> str:
+    """UTF-8 text of one line (a BOM at the start of the file is dropped); DataError naming file:line otherwise."""
+    if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}:{line_number}: not UTF-8 text ({e.reason} at byte {e.start})", reason) from None
 
 
 class _Encoder:
@@ -430,10 +502,14 @@ class _Encoder:
         corpus, config = self.corpus, self.config
         if not raw.strip():
             raise self._fail(data, line_number, "empty line (expected one JSON object per line)", "malformed_json")
+        if line_number == 0 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # a UTF-8 BOM at the start of the file
         try:
             example = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise self._fail(data, line_number, f"malformed JSON: {e}", "malformed_json") from None
+        except RecursionError:
+            raise self._fail(data, line_number, "malformed JSON: nested too deeply", "malformed_json") from None
         if not isinstance(example, dict):
             raise self._fail(data, line_number, "expected a JSON object", "malformed_example")
         for key in ("context", "current"):
@@ -463,7 +539,10 @@ class _Encoder:
                 raise self._fail(data, line_number, f"context[{j}].text is not a string", "malformed_example")
             texts.append(text)
             if message.get("from_id") is not None:
-                speakers.add(message["from_id"])
+                try:
+                    speakers.add(parse_id(message["from_id"], f"context[{j}].from_id"))
+                except TypeError as e:
+                    raise self._fail(data, line_number, str(e), "malformed_example") from None
 
         # Ground truth and its set.
         if set_id not in corpus.sticker_sets:
@@ -528,6 +607,7 @@ class _Encoder:
         if recent:
             data.history[i, : len(recent)] = recent
         data.topped_up += topped_up
+        data.line_hash[i] = int.from_bytes(hashlib.blake2b(raw.strip(), digest_size=8).digest(), "little", signed=True)
         data.size += 1
 
         self.in_last10[g] = sticker_id in recent10

@@ -228,6 +228,7 @@ def make_dataset(
     repeat: bool = False,
     shuffle_buffer: Optional[int] = None,
     unique_stickers: Optional[UniqueStickers] = None,
+    skip_batches: int = 0,
 ) -> tf.data.Dataset:
     """Batches of one split as a `tf.data.Dataset`.
 
@@ -247,6 +248,9 @@ def make_dataset(
         unique_stickers: Optional[UniqueStickers]. De-duplicate each
             batch's sticker images (see `batch_features`); the inputs then
             hold `specs.unique_sticker_specs`.
+        skip_batches: int. Start after this many batches (a resumed run goes
+            on with the batches an uninterrupted run would see next). Only
+            positions are skipped: no example is gathered for them.
 
     Returns:
         tf.data.Dataset of `(inputs, targets)` or `(inputs, targets, meta)`.
@@ -268,6 +272,8 @@ def make_dataset(
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=training)
+    if skip_batches:
+        dataset = dataset.skip(int(skip_batches))
     dataset = dataset.map(
         lambda p: _split_structure(gather_op(corpus, split, p, unique_stickers), with_meta),
         num_parallel_calls=tf.data.AUTOTUNE,

@@ -9,7 +9,10 @@ the `context_len` cut), history coverage (share of examples with >= 1 earlier
 selection of the same user), mean history length (over all examples, up to
 `history_len`), share of chosen stickers among the user's 10 most recent
 earlier selections, examples topped up from other sets and skipped examples;
-plus the number of sets, stickers and the mean set size (corpus-wide).
+plus the number of sets, stickers and the mean set size (corpus-wide), and
+exact duplicate examples (the same line): within each split and shared with
+the other splits (a test example that is also a training example inflates
+the test metrics; a warning line says so).
 Paper (train): 320,168 pairs, 7.54 words, 5.81 users, 88.12% with history,
 6.82 mean history length, 54.09% among the last 10; 3,516 sets, 174,695
 stickers, 49.6 per set.
@@ -33,6 +36,7 @@ def corpus_statistics(corpus: Corpus) -> pd.DataFrame:
     """
     num_sets = len(corpus.sticker_sets)
     num_stickers = corpus.num_stickers
+    duplicates = corpus.duplicates()
     rows = {}
     for split in SPLITS:
         data = corpus.split(split)
@@ -53,6 +57,8 @@ def corpus_statistics(corpus: Corpus) -> pd.DataFrame:
             "stickers": num_stickers,
             "mean_set_size": num_stickers / max(num_sets, 1),
             "skipped": int(sum(corpus.skipped.values())),
+            "duplicates_within_split": duplicates[split]["within"],
+            **{f"duplicates_in_{other}": duplicates[split].get(f"in_{other}", 0) for other in SPLITS},
         }
     return pd.DataFrame(rows)
 
@@ -62,7 +68,22 @@ def format_statistics(corpus: Corpus) -> str:
     lines = [frame.to_string(float_format=lambda v: f"{v:.4g}")]
     if corpus.skipped:
         lines.append("skipped by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(corpus.skipped.items())))
+    lines.extend(duplicate_warnings(corpus))
     return "\n".join(lines)
+
+
+def duplicate_warnings(corpus: Corpus) -> list:
+    """One line per split with exact duplicate examples, within it or shared with an earlier split."""
+    out = []
+    for split, counts in corpus.duplicates().items():
+        parts = []
+        if counts["within"]:
+            parts.append(f"{counts['within']} repeat an earlier line of {split}")
+        earlier = SPLITS[: SPLITS.index(split)]
+        parts += [f"{counts[f'in_{o}']} also in {o}" for o in earlier if counts.get(f"in_{o}")]
+        if parts:
+            out.append(f"warning: exact duplicate examples in {split}: " + "; ".join(parts))
+    return out
 
 
 FLAGS = flags.FLAGS
@@ -93,4 +114,6 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from stickerchat import cli
+
+    cli.run(main)

@@ -240,6 +240,37 @@ class StickerStore:
             raise DataError(first[1], first[0])
         return cls(images_path, np.array([int(s) for s in index["sticker_ids"]], dtype=np.int64), image_size, bad)
 
+    # --- Identity -------------------------------------------------------------------------------
+    def content_digest(self) -> str:
+        """sha256 of the packed images and their sticker ids: what a sticker's features are computed from.
+
+        Computed once per pack (streaming the file) and kept beside it in
+        `content.sha256`; a pack is never changed in place (new sticker files
+        make a new pack), so the digest stays valid.
+        """
+        sidecar = os.path.join(os.path.dirname(self.path), "content.sha256")
+        try:
+            with open(sidecar) as f:
+                digest = f.read().strip()
+            if len(digest) == 64:
+                return digest
+        except OSError:
+            pass
+        h = hashlib.sha256()
+        h.update(" ".join(str(int(s)) for s in self.sticker_ids.tolist()).encode())
+        with open(self.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        tmp = f"{sidecar}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w") as f:
+                f.write(digest + "\n")
+            os.replace(tmp, sidecar)
+        except OSError:  # a read-only cache: recompute next time
+            pass
+        return digest
+
     # --- Reading --------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.sticker_ids)

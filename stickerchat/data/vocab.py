@@ -4,7 +4,9 @@ Both files hold one token per line, most frequent first. The corpus description
 says "one word per line" while the authors' loader kept only lines of exactly
 two whitespace-separated fields (`token count`); both forms are accepted, also
 mixed in one file. A line with three or more fields is an error that names the
-file and line. Blank lines are ignored. Id 0 is `<pad>` and id 1 `<unk>`
+file and line. Blank lines are ignored. The file must be UTF-8 (a byte-order
+mark at its start is dropped; other bytes are an error naming file:line) and
+hold at least one token. Id 0 is `<pad>` and id 1 `<unk>`
 (`stickerchat.specs.PAD_ID`, `UNK_ID`); the file's tokens follow in file order
 (a file that lists `<pad>`/`<unk>` itself, or a token twice, keeps the first id).
 """
@@ -43,31 +45,36 @@ class Vocab:
         """Reads a vocabulary file in `token` or `token count` line form.
 
         Raises:
-            DataError: the file is missing, or a line has 3+ fields or a
-                non-integer count (the message names file and line).
+            DataError: the file is missing or empty, is not UTF-8, or a line
+                has 3+ fields or a non-integer count (the message names file
+                and line).
         """
         if not os.path.isfile(path):
             raise DataError(f"{path}: vocabulary file not found", "vocab_missing")
+        from stickerchat.data.corpus import decode_line
+
         tokens = []
-        with open(path, encoding="utf-8") as f:
-            for line_number, line in enumerate(f, start=1):
+        with open(path, "rb") as f:
+            for line_number, raw in enumerate(f, start=1):
+                line = decode_line(raw, path, line_number, "malformed_vocab_line")
                 fields = line.split()
                 if not fields:
                     continue
                 if len(fields) > 2:
                     raise DataError(
-                        f"{path}:{line_number}: expected 'token' or 'token count', got {len(fields)} fields: {line.rstrip()!r}",
+                        f"{path}:{line_number}: expected 'token' or 'token count', got {len(fields)} fields: {line.rstrip()[:80]!r}",
                         "malformed_vocab_line",
                     )
                 if len(fields) == 2:
-                    try:
-                        int(fields[1])
-                    except ValueError:
+                    count = fields[1]
+                    if not (count.isascii() and count.isdigit()):
                         raise DataError(
-                            f"{path}:{line_number}: the count {fields[1]!r} of token {fields[0]!r} is not an integer",
+                            f"{path}:{line_number}: the count {count!r} of token {fields[0]!r} is not an integer",
                             "malformed_vocab_line",
-                        ) from None
+                        )
                 tokens.append(fields[0])
+        if not tokens:
+            raise DataError(f"{path}: the vocabulary is empty (expected one token per line)", "empty_vocab")
         return cls(tokens, name=path)
 
     def __len__(self) -> int:

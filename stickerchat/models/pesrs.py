@@ -26,6 +26,7 @@ import keras
 from keras import ops
 
 from stickerchat import specs
+from stickerchat.models.serialization import dtype_config, from_config_with_policy
 from stickerchat.layers import (
     ContextPooling,
     DeepInteraction,
@@ -328,11 +329,12 @@ class StickerMatcher(_FunctionalModel):
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
+        config.update(dtype_config(self))
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return from_config_with_policy(cls, config)
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -624,11 +626,12 @@ class PESRS(_FunctionalModel):
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update({key: getattr(self, key) for key in self._CONFIG_KEYS})
+        config.update(dtype_config(self))
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return from_config_with_policy(cls, config)
 
     @classmethod
     def from_stickerchat_config(cls, config, return_attention=False, **kwargs):

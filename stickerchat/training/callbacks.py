@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
-import json
+import glob
+import hashlib
 import math
 import os
+import sys
 from typing import Callable, Optional
 
 import keras
 import tensorflow as tf
 
+from stickerchat import runfiles
 from stickerchat.training import evaluation
 
 BEST_MODEL = "model.keras"
 BEST_STATE = "best.json"
+BACKUP_DIR = "backup"
+BACKUP_STATE = "state.json"
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def best_model_is_intact(model_dir: str) -> bool:
+    """`model.keras` exists and is the file `best.json` records (by sha256)."""
+    model_path = os.path.join(model_dir, BEST_MODEL)
+    state_path = os.path.join(model_dir, BEST_STATE)
+    if not (os.path.exists(model_path) and os.path.exists(state_path)):
+        return False
+    best = runfiles.read_json(state_path, "best-model record")
+    return isinstance(best, dict) and best.get("sha256") == file_sha256(model_path)
 
 
 class NonFiniteLoss(keras.callbacks.Callback):
@@ -128,6 +151,10 @@ class RankingValidation(keras.callbacks.Callback):
         model_dir: str. Where the best model and summaries go.
         max_batches: validation batches per validation (None: all).
         seed: R2@1 seed.
+        verbose: print a line per validation.
+        progress_bar: whether Keras' progress bar runs (the line then starts
+            on a new line).
+        total_steps: shown as `step N/total`.
         on_validation: optional `fn(model, step, writer)` run after each
             validation inside the validation summary writer (for image
             summaries).
@@ -141,6 +168,8 @@ class RankingValidation(keras.callbacks.Callback):
         seed: int = 0,
         on_validation: Optional[Callable] = None,
         verbose: int = 1,
+        progress_bar: bool = True,
+        total_steps: Optional[int] = None,
     ):
         super().__init__()
         self.dataset_fn = dataset_fn
@@ -149,14 +178,23 @@ class RankingValidation(keras.callbacks.Callback):
         self.seed = seed
         self.on_validation = on_validation
         self.verbose = verbose
+        self.progress_bar = progress_bar
+        self.total_steps = total_steps
         self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "validation"))
         self.best = self._read_best()
 
     def _read_best(self) -> dict:
+        """The best validation so far; a `model.keras` that is not the one `best.json` records starts over."""
         path = os.path.join(self.model_dir, BEST_STATE)
-        if os.path.exists(path) and os.path.exists(os.path.join(self.model_dir, BEST_MODEL)):
-            with open(path) as f:
-                return json.load(f)
+        if os.path.exists(path) or os.path.exists(os.path.join(self.model_dir, BEST_MODEL)):
+            if best_model_is_intact(self.model_dir):
+                return runfiles.read_json(path, "best-model record")
+            print(
+                f"warning: {os.path.join(self.model_dir, BEST_MODEL)} is missing or is not the file {path} records; "
+                "the next validation saves a new best model",
+                file=sys.stderr,
+                flush=True,
+            )
         return {"MAP": -1.0, "step": -1}
 
     def on_epoch_end(self, epoch, logs=None):
@@ -174,13 +212,88 @@ class RankingValidation(keras.callbacks.Callback):
             logs.update({f"val_{k}": v for k, v in result.items() if k != "num_examples"})
         improved = result["MAP"] > self.best["MAP"]
         if improved:
-            model.save(os.path.join(self.model_dir, BEST_MODEL))
-            self.best = dict(result, step=step)
-            with open(os.path.join(self.model_dir, BEST_STATE), "w") as f:
-                json.dump(self.best, f, indent=2)
+            self.best = save_best(model, self.model_dir, dict(result, step=step))
         if self.verbose:
             mark = "  (best so far, saved)" if improved else ""
-            print(f"\nstep {step} validation: {evaluation.format_metrics(result)}{mark}", flush=True)
+            # Under a progress bar the line starts on a fresh line; without one
+            # (stdout is a file or a pipe) it is the only line of the interval.
+            lead = "\n" if self.progress_bar else ""
+            of = f"/{self.total_steps}" if self.total_steps else ""
+            loss = f" loss {float(logs['loss']):.4f}" if logs and "loss" in logs else ""
+            print(f"{lead}step {step}{of}{loss} validation: {evaluation.format_metrics(result)}{mark}", flush=True)
 
     def on_train_end(self, logs=None):
         self.writer.close()
+
+
+def save_best(model, model_dir: str, record: dict) -> dict:
+    """Saves `model.keras` and then `best.json` (with the model file's sha256), each atomically."""
+    model_path = os.path.join(model_dir, BEST_MODEL)
+    runfiles.save_model(model, model_path)
+    record = dict(record, sha256=file_sha256(model_path))
+    runfiles.write_json(os.path.join(model_dir, BEST_STATE), record)
+    return record
+
+
+class AtomicBackup(keras.callbacks.Callback):
+    """Backs up weights and optimizer state at the end of every interval; survives a kill at any moment.
+
+    Each backup is a new file `backup/interval-<n>.weights.h5` written under a
+    temporary name and renamed; then `backup/state.json` (also replaced
+    atomically) is pointed at it; only then are older weight files removed.
+    At every instant `state.json` names a complete weights file, so a run
+    killed at any moment restarts from its last complete backup. (Keras'
+    `BackupAndRestore` rewrites `latest.weights.h5` in place: a kill during
+    that write left a file no rerun could open.)
+
+    A damaged backup (changed by something else than this callback) raises
+    `runfiles.CorruptRunFile` naming the file. The backup is removed when the
+    run ends normally (not when a non-finite loss stopped it).
+    """
+
+    def __init__(self, backup_dir: str):
+        super().__init__()
+        self.backup_dir = backup_dir
+
+    @staticmethod
+    def read_state(backup_dir: str) -> Optional[dict]:
+        """`{"epoch": completed intervals, "weights": file name, "step": optimizer step}` or None."""
+        path = os.path.join(backup_dir, BACKUP_STATE)
+        if not os.path.exists(path):
+            return None
+        state = runfiles.read_json(path, "backup state")
+        if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "weights" not in state:
+            raise runfiles.CorruptRunFile(f"{path}: the backup state is corrupt; delete {backup_dir} to start over")
+        return state
+
+    def on_train_begin(self, logs=None):
+        state = self.read_state(self.backup_dir)
+        if state is None:
+            return
+        weights = os.path.join(self.backup_dir, state["weights"])
+        try:
+            self.model.load_weights(weights)
+        except Exception as e:  # noqa: BLE001 - reported with the file's name.
+            raise runfiles.CorruptRunFile(
+                f"{weights}: cannot restore the backup ({type(e).__name__}: {e}); delete {self.backup_dir} to start over"
+            ) from e
+        self.model._initial_epoch = state["epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"interval-{epoch + 1}.weights.h5"
+        with runfiles.atomic_path(os.path.join(self.backup_dir, name)) as tmp:
+            self.model.save_weights(tmp)
+        step = int(self.model.optimizer.iterations.numpy())
+        runfiles.write_json(
+            os.path.join(self.backup_dir, BACKUP_STATE), {"epoch": epoch + 1, "weights": name, "step": step}
+        )
+        for old in glob.glob(os.path.join(self.backup_dir, "interval-*.weights.h5")):
+            if os.path.basename(old) != name:
+                os.remove(old)
+
+    def on_train_end(self, logs=None):
+        if not self.model.stop_training and os.path.isdir(self.backup_dir):
+            import shutil
+
+            shutil.rmtree(self.backup_dir, ignore_errors=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Dict, Optional
 
 import numpy as np
 
 from stickerchat import metrics as metrics_lib
+from stickerchat import runfiles
 from stickerchat import specs
 from stickerchat.predictions import Predictions, write_predictions
 
@@ -54,12 +54,11 @@ def metrics_of(predictions: Predictions, seed: int = 0) -> Dict[str, float]:
 
 
 def write_evaluation(model_dir: str, predictions: Predictions, seed: int = 0, prefix: str = "") -> Dict[str, float]:
-    """Writes `metrics.json` and `predictions.tsv` (with an optional file-name prefix)."""
+    """Writes `predictions.tsv` and `metrics.json` (with an optional file-name prefix), each atomically."""
     result = metrics_of(predictions, seed=seed)
-    with open(os.path.join(model_dir, f"{prefix}metrics.json"), "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write("\n")
+    # Predictions first: `metrics.json` marks a finished run, so it is written last.
     write_predictions(os.path.join(model_dir, f"{prefix}predictions.tsv"), predictions)
+    runfiles.write_json(os.path.join(model_dir, f"{prefix}metrics.json"), result, sort_keys=True)
     return result
 
 

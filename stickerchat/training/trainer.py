@@ -3,9 +3,14 @@
 `train(config, model_dir)` is what `python -m stickerchat.train` runs, and
 what the experiment scripts call. It
 
-1. writes the resolved configuration to `model_dir/config.json` (a resumed run
+1. checks the configuration, loads the corpus (`config.data_dir`, or the
+   built-in demo corpus) and checks that the training split holds a batch and
+   the validation and test splits hold an example, all before anything is
+   written: a rejected flag or missing data leaves no model directory behind;
+   a run whose `metrics.json` is there with the same configuration is
+   complete: it says so and stops;
+2. writes the resolved configuration to `model_dir/config.json` (a resumed run
    must have the same one);
-2. loads the corpus (`config.data_dir`, or the built-in demo corpus);
 3. seeds Python, NumPy and the backend from `config.data.seed` (weight
    initialisation and dropout are then repeatable on one machine), builds
    the registered model and wraps it in a `RankingTask` (Eq. 33 + L_s,
@@ -17,27 +22,32 @@ what the experiment scripts call. It
    (TensorBoard scalars in `model_dir/train` and `model_dir/validation`),
    keeping the best model by validation MAP as `model_dir/model.keras`;
 5. backs up weights and optimizer state at every validation
-   (`model_dir/backup`), so a run killed at any moment continues from its
-   last validation with the same step count when started again;
-6. reloads `model.keras` (safe mode), scores the test split and writes
-   `metrics.json` and `predictions.tsv`.
+   (`model_dir/backup`, `callbacks.AtomicBackup`), so a run killed at any
+   moment continues from its last validation with the same step count and
+   the same batches an uninterrupted run would see next, when started again;
+6. reloads `model.keras` (safe mode; if it is missing or not the file
+   `best.json` records, the final model is saved first, with a warning),
+   scores the test split and writes `predictions.tsv`, then `metrics.json`
+   (which marks the run complete).
 
-Keras "epochs" in the progress bar are validation intervals of
-`eval_every` steps.
+Every file is written atomically (`stickerchat.runfiles`). Keras "epochs" in
+the progress bar are validation intervals of `eval_every` steps; when stdout
+is not a terminal there is no progress bar, one line per interval instead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
+import sys
 from typing import Callable, Dict, Optional
 
 import keras
 
 from stickerchat import config as config_lib
 from stickerchat import data as data_lib
+from stickerchat import runfiles
 from stickerchat.data import pipeline
 from stickerchat.models import build_model, resolve_model_config
 from stickerchat.training import callbacks as callbacks_lib
@@ -63,26 +73,84 @@ def dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
+def config_difference(previous: config_lib.Config, config: config_lib.Config) -> list:
+    """`["section.key: old -> new", ...]` of two configurations."""
+    old, new = previous.to_dict(), config.to_dict()
+    return [
+        f"{section}.{k}: {old[section].get(k)!r} -> {new[section][k]!r}"
+        for section in ("data", "model", "train")
+        for k in new[section]
+        if old[section].get(k) != new[section][k]
+    ] + [f"{k}: {old[k]!r} -> {new[k]!r}" for k in ("preset", "model_name", "data_dir") if old[k] != new[k]]
+
+
 def write_config(config: config_lib.Config, model_dir: str) -> None:
-    """Writes `config.json`; refuses to resume a run whose configuration differs."""
+    """Writes `config.json` (atomically); refuses to resume a run whose configuration differs."""
     path = os.path.join(model_dir, CONFIG_FILE)
     if os.path.exists(path):
-        with open(path) as f:
-            previous = config_lib.Config.from_json(f.read())
+        previous = load_run_config(model_dir)
         if previous.to_dict() != config.to_dict():
-            old, new = previous.to_dict(), config.to_dict()
-            diff = [
-                f"{section}.{k}: {old[section][k]!r} -> {new[section][k]!r}"
-                for section in ("data", "model", "train")
-                for k in new[section]
-                if old[section].get(k) != new[section][k]
-            ] + [f"{k}: {old[k]!r} -> {new[k]!r}" for k in ("preset", "model_name", "data_dir") if old[k] != new[k]]
             raise TrainingError(
-                f"{path} holds a different configuration ({'; '.join(diff)}). "
+                f"{path} holds a different configuration ({'; '.join(config_difference(previous, config))}). "
                 "Use a new --model_dir, or the same flags to resume."
             )
-    with open(path, "w") as f:
-        f.write(config.to_json() + "\n")
+        return
+    runfiles.write_text(path, config.to_json() + "\n")
+
+
+def finished_run(config: config_lib.Config, model_dir: str) -> Optional[Dict[str, float]]:
+    """The test metrics of a complete run of this configuration in `model_dir`, else None.
+
+    A run is complete when its `metrics.json` is there (written last). A
+    different configuration there raises `TrainingError`.
+    """
+    metrics_path = os.path.join(model_dir, "metrics.json")
+    if not (os.path.exists(metrics_path) and os.path.exists(os.path.join(model_dir, CONFIG_FILE))):
+        return None
+    previous = load_run_config(model_dir)
+    mine = config_lib.Config.from_dict(config.to_dict())
+    # The vocabulary sizes are filled in from the data.
+    mine.model.vocab_size, mine.model.num_emoji = previous.model.vocab_size, previous.model.num_emoji
+    if previous.to_dict() != mine.to_dict():
+        raise TrainingError(
+            f"{model_dir} holds a finished run with a different configuration "
+            f"({'; '.join(config_difference(previous, mine))}). Use a new --model_dir."
+        )
+    return read_metrics(model_dir)
+
+
+def check_inputs(config: config_lib.Config) -> None:
+    """Checks the configuration and its input paths; raises before anything is written."""
+    from stickerchat.models import MODEL_NAMES
+
+    try:
+        config_lib.check(config)
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
+    if config.model_name not in MODEL_NAMES:
+        raise TrainingError(f"unknown model {config.model_name!r}; registered: {', '.join(MODEL_NAMES)}")
+    if config.data_dir is not None and not os.path.isdir(config.data_dir):
+        raise data_lib.DataError(f"{config.data_dir}: data directory not found", "data_dir_missing")
+    weights = config.model.image_weights
+    if weights not in (None, "imagenet") and not os.path.isfile(weights):
+        raise FileNotFoundError(f"{weights}: image weights file (--image_weights) not found")
+
+
+def check_splits(corpus, config: config_lib.Config) -> None:
+    """Every split the run needs has examples: train at least one batch, val and test at least one."""
+    empty = [split for split in ("val", "test") if corpus.num_examples(split) == 0]
+    if empty:
+        raise TrainingError(
+            " and ".join(f"the {split} split ({data_lib.corpus_lib.split_file(corpus.data_dir, split)})" for split in empty)
+            + " has no usable examples: training validates on val and scores test at the end"
+            + (f"; skipped examples: {corpus.skipped}" if corpus.skipped else "")
+        )
+    if corpus.num_examples("train") < config.train.batch_size:
+        raise TrainingError(
+            f"the training split ({data_lib.corpus_lib.split_file(corpus.data_dir, 'train')}) has "
+            f"{corpus.num_examples('train')} usable examples, fewer than one batch of {config.train.batch_size}"
+            + (f"; skipped examples: {corpus.skipped}" if corpus.skipped else "")
+        )
 
 
 def resolve_steps(config: config_lib.Config, num_train: int) -> tuple:
@@ -146,8 +214,8 @@ def unique_sticker_options(config: config_lib.Config, model, strategy) -> Option
 
 
 def evaluate_model_file(model_path: str, corpus, config: config_lib.Config, split: str, batch_size=None):
-    """Reloads a `.keras` model in safe mode and scores a split; returns predictions."""
-    model = keras.saving.load_model(model_path, safe_mode=True)
+    """Reloads a `.keras` model in safe mode (under its own dtype policy) and scores a split; returns predictions."""
+    model = runfiles.load_model(model_path)
     dataset = pipeline.make_dataset(
         corpus, split, config, training=False, batch_size=batch_size or config.train.batch_size, with_meta=True
     )
@@ -163,23 +231,48 @@ def train(
     on_validation: Optional[Callable] = None,
 ) -> Dict[str, float]:
     """Trains `config.model_name` and returns the test metrics (see module docstring)."""
-    os.makedirs(model_dir, exist_ok=True)
-    corpus = data_lib.load_corpus(config.data_dir, config.data)
+    check_inputs(config)
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise TrainingError(f"--model_dir={model_dir} is a file, not a directory")
+    corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=bool(verbose))
     config.model.vocab_size = len(corpus.vocab)
     config.model.num_emoji = len(corpus.emoji_vocab)
-    write_config(config, model_dir)
-
+    check_splits(corpus, config)
+    done = finished_run(config, model_dir)
+    if done is not None:
+        if verbose:
+            print(
+                f"{model_dir} holds a complete run of this configuration (test: {evaluation.format_metrics(done)}); "
+                "nothing to do. Use a new --model_dir to train again.",
+                flush=True,
+            )
+        return done
     total_steps, eval_every = resolve_steps(config, corpus.num_examples("train"))
     num_intervals = math.ceil(total_steps / eval_every)
+    os.makedirs(model_dir, exist_ok=True)
+    write_config(config, model_dir)
+
     strategy = distribution.make_strategy(config.train.strategy)
     eval_batches = config.train.eval_batches or None
+    backup_dir = os.path.join(model_dir, callbacks_lib.BACKUP_DIR)
+    backup = callbacks_lib.AtomicBackup.read_state(backup_dir)
+    resumed_intervals = backup["epoch"] if backup else 0
+    progress_bar = bool(verbose) and sys.stdout.isatty()
 
     with dtype_policy(config.train.mixed_precision):
         keras.utils.set_random_seed(config.data.seed)
         with strategy.scope():
             task = make_task(config, total_steps)
         unique = unique_sticker_options(config, task.model, strategy)
-        train_ds = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True, unique_stickers=unique)
+        train_ds = pipeline.make_dataset(
+            corpus,
+            "train",
+            config,
+            training=True,
+            repeat=True,
+            unique_stickers=unique,
+            skip_batches=resumed_intervals * eval_every,
+        )
         with strategy.scope():
             # Build the task (and its optimizer) so a backup can be restored into it.
             first_inputs, _ = next(iter(train_ds.take(1)))
@@ -200,15 +293,18 @@ def train(
                 seed=config.data.seed,
                 on_validation=on_validation,
                 verbose=verbose,
+                progress_bar=progress_bar,
+                total_steps=total_steps,
             ),
-            keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"), save_freq="epoch"),
+            callbacks_lib.AtomicBackup(backup_dir),
             *extra_callbacks,
         ]
         if verbose:
+            resumed = f"; resuming at step {resumed_intervals * eval_every}" if resumed_intervals else ""
             print(
                 f"training {config.model_name} ({config.preset} preset) for {total_steps} steps, "
                 f"validating every {eval_every}; stickers de-duplicated per batch: "
-                f"{'no' if unique is None else 'yes'}; model_dir={model_dir}",
+                f"{'no' if unique is None else 'yes'}; model_dir={model_dir}{resumed}",
                 flush=True,
             )
         task.fit(
@@ -216,30 +312,41 @@ def train(
             epochs=num_intervals,
             steps_per_epoch=eval_every,
             callbacks=callbacks,
-            verbose=verbose,
+            verbose=1 if progress_bar else 0,
+            shuffle=False,  # the dataset shuffles (seeded); Keras would only warn
         )
         if non_finite.message:
             raise TrainingError(non_finite.message)
 
         model_path = os.path.join(model_dir, callbacks_lib.BEST_MODEL)
-        if not os.path.exists(model_path):
-            task.model.save(model_path)
-        predictions = evaluate_model_file(model_path, corpus, config, "test")
+        if not callbacks_lib.best_model_is_intact(model_dir):
+            print(
+                f"warning: {model_path} is missing or is not the file best.json records; "
+                "saving the final model in its place",
+                file=sys.stderr,
+                flush=True,
+            )
+            step = int(task.optimizer.iterations.numpy())
+            callbacks_lib.save_best(task.model, model_dir, {"step": step, "final_model": True})
+    predictions = evaluate_model_file(model_path, corpus, config, "test")
     result = evaluation.write_evaluation(model_dir, predictions, seed=config.data.seed)
     if verbose:
         print(f"test: {evaluation.format_metrics(result)}", flush=True)
-        print(f"wrote {model_dir}/metrics.json and {model_dir}/predictions.tsv", flush=True)
+        print(f"wrote {model_dir}/predictions.tsv and {model_dir}/metrics.json", flush=True)
     return result
 
 
 def load_run_config(model_dir: str) -> config_lib.Config:
+    """The run's `config.json`; a missing or damaged one raises an error naming it."""
     path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {model_dir} a stickerchat model directory?")
-    with open(path) as f:
-        return config_lib.Config.from_json(f.read())
+    try:
+        return config_lib.Config.from_dict(runfiles.read_json(path, "run configuration"))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise runfiles.CorruptRunFile(f"{path}: not a stickerchat configuration ({e})") from None
 
 
 def read_metrics(model_dir: str) -> Dict[str, float]:
-    with open(os.path.join(model_dir, "metrics.json")) as f:
-        return json.load(f)
+    """The run's `metrics.json`; a damaged one raises an error naming it."""
+    return runfiles.read_json(os.path.join(model_dir, "metrics.json"), "test metrics")

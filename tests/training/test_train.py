@@ -26,7 +26,7 @@ def run_module(module, *args, env=None, check=True):
     proc = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=REPO,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        env={k: v for k, v in {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}.items() if v != ""},
         capture_output=True,
         text=True,
         timeout=900,
@@ -52,8 +52,8 @@ def event_tags(directory):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("run") / "pesrs")
-    proc = run_module("stickerchat.train", "--model=pesrs", f"--model_dir={model_dir}", *TINY)
-    return model_dir, proc.stdout
+    proc = run_module("stickerchat.train", "--model=pesrs", f"--model_dir={model_dir}", *TINY, env={"TF_CPP_MIN_LOG_LEVEL": ""})
+    return model_dir, proc.stdout, proc.stderr
 
 
 def test_train_writes_every_file(trained):
@@ -64,7 +64,7 @@ def test_train_writes_every_file(trained):
     from stickerchat import specs
     from stickerchat.predictions import read_predictions
 
-    model_dir, stdout = trained
+    model_dir, stdout, _ = trained
     assert "test: MAP" in stdout
     assert "stickers de-duplicated per batch: yes" in stdout
     cfg = config_lib.Config.from_json(open(os.path.join(model_dir, "config.json")).read())
@@ -88,19 +88,46 @@ def test_train_writes_every_file(trained):
 
 
 def test_evaluate_reproduces_metrics_and_predictions(trained):
-    model_dir, _ = trained
+    model_dir, _, _ = trained
     metrics = open(os.path.join(model_dir, "metrics.json")).read()
     predictions = open(os.path.join(model_dir, "predictions.tsv")).read()
-    os.remove(os.path.join(model_dir, "metrics.json"))
-    run_module("stickerchat.evaluate", f"--model_dir={model_dir}")
-    assert open(os.path.join(model_dir, "metrics.json")).read() == metrics
-    assert open(os.path.join(model_dir, "predictions.tsv")).read() == predictions
+    proc = run_module("stickerchat.evaluate", f"--model_dir={model_dir}")
+    assert open(os.path.join(model_dir, "eval_test_metrics.json")).read() == metrics
+    assert open(os.path.join(model_dir, "eval_test_predictions.tsv")).read() == predictions
+    assert "the same as the training run's" in proc.stdout
     run_module("stickerchat.evaluate", f"--model_dir={model_dir}", "--split=val")
-    assert json.load(open(os.path.join(model_dir, "val_metrics.json")))["num_examples"] > 0
+    assert json.load(open(os.path.join(model_dir, "eval_val_metrics.json")))["num_examples"] > 0
 
 
+def test_evaluate_never_replaces_the_training_metrics(trained, tmp_path):
+    """Different numbers from evaluate are reported, and the run's own files stay as training wrote them."""
+    import shutil
+
+    model_dir = str(tmp_path / "copy")
+    shutil.copytree(trained[0], model_dir)
+    path = os.path.join(model_dir, "metrics.json")
+    recorded = json.load(open(path))
+    recorded["MAP"] += 0.25  # as if training had scored another model
+    open(path, "w").write(json.dumps(recorded))
+    predictions = open(os.path.join(model_dir, "predictions.tsv")).read()
+    proc = run_module("stickerchat.evaluate", f"--model_dir={model_dir}")
+    assert json.load(open(path)) == recorded
+    assert open(os.path.join(model_dir, "predictions.tsv")).read() == predictions
+    assert "differ from the training run's" in proc.stderr and "MAP" in proc.stderr
+
+
+def test_output_without_a_terminal_is_one_line_per_interval(trained):
+    """Piped output: no progress-bar control characters, one line per validation, no TensorFlow chatter."""
+    _, stdout, stderr = trained
+    for control in ("\b", "\r", "\x1b["):
+        assert control not in stdout + stderr
+    lines = [line for line in stdout.splitlines() if " validation: " in line]
+    assert len(lines) == 2
+    assert lines[0].startswith("step 6/12 loss ") and lines[1].startswith("step 12/12 loss ")
+    for chatter in ("cuInit", "oneDNN", "absl::InitializeLog", "cudart_stub", "I0000", "E0000"):
+        assert chatter not in stderr, stderr[-2000:]
 def test_compare_two_runs(trained):
-    model_dir, _ = trained
+    model_dir, _, _ = trained
     proc = run_module("stickerchat.compare", model_dir, model_dir)
     rows = [line for line in proc.stdout.splitlines() if line.startswith(("MAP", "R10@1"))]
     assert len(rows) == 2 and not any("▲" in r or "▼" in r for r in rows)
@@ -192,7 +219,8 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     assert np.isfinite(metrics["MAP"])
 
 
-def test_mixed_bfloat16_trains(tmp_path):
+def test_mixed_bfloat16_run_reloads_in_bf16(tmp_path):
+    """evaluate (which loads like recommend and export) reproduces a bf16 run's test metrics exactly."""
     from stickerchat.predictions import read_predictions
 
     model_dir = str(tmp_path / "bf16")
@@ -202,8 +230,49 @@ def test_mixed_bfloat16_trains(tmp_path):
     )
     preds = read_predictions(os.path.join(model_dir, "predictions.tsv"))
     assert np.all(np.isfinite(preds.scores))
+    proc = run_module("stickerchat.evaluate", f"--model_dir={model_dir}")
+    assert "differ" not in proc.stderr
+    again = read_predictions(os.path.join(model_dir, "eval_test_predictions.tsv"))
+    np.testing.assert_array_equal(again.scores, preds.scores)
+    assert json.load(open(os.path.join(model_dir, "eval_test_metrics.json"))) == json.load(
+        open(os.path.join(model_dir, "metrics.json"))
+    )
+
+
+def test_help_lists_the_main_flags_and_exits_0():
+    proc = run_module("stickerchat.train", "--help", check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for flag in ("--model:", "--data_dir", "--model_dir", "--preset", "--mixed_precision", "--train_steps"):
+        assert flag in proc.stdout, flag
+    assert "<cpu|paper|test>" in proc.stdout
+    assert "<float32|mixed_bfloat16|mixed_float16>" in proc.stdout
+    from stickerchat.models import MODEL_NAMES
+
+    model_help = proc.stdout.split("--model:")[1].split("(default")[0].replace("\n", "").replace(" ", "")
+    assert model_help.startswith("<" + "|".join(MODEL_NAMES) + ">")  # the registered names
 
 
 def test_bad_flags_give_clear_errors(tmp_path):
-    proc = run_module("stickerchat.train", "--model=nonsense", f"--model_dir={tmp_path}", check=False)
-    assert proc.returncode != 0 and "unknown --model=nonsense" in proc.stderr
+    """A rejected value is one line, exit 2, and nothing is written; the corrected command is not refused."""
+    model_dir = tmp_path / "run"
+    for args, message in (
+        (["--model=nonsense"], "--model=nonsense"),
+        (["--mixed_precision=bf16"], "--mixed_precision=bf16"),
+        (["--preset=nope"], "--preset=nope"),
+        ([f"--data_dir={tmp_path / 'missing'}"], "data directory not found"),
+    ):
+        proc = run_module(
+            "stickerchat.train", *args, f"--model_dir={model_dir}", env={"TF_CPP_MIN_LOG_LEVEL": ""}, check=False
+        )
+        assert proc.returncode == 2, (args, proc.stderr[-2000:])
+        assert message in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert not model_dir.exists()
+
+
+def test_traceback_on_request(tmp_path):
+    args = ["stickerchat.train", f"--data_dir={tmp_path / 'missing'}", f"--model_dir={tmp_path / 'run'}"]
+    proc = run_module(*args, env={"STICKERCHAT_TRACEBACK": "1"}, check=False)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "DataError" in proc.stderr
+    proc = run_module(*args, "--verbosity=1", check=False)
+    assert "Traceback" in proc.stderr

@@ -25,6 +25,7 @@ from stickerchat import specs
 from stickerchat.layers import EmojiClassifier, StickerEncoder, masked_softmax, sticker_map_size
 from stickerchat.layers.transformer import truncated_normal
 from stickerchat.models.pesrs import _DataShapes, _FunctionalModel
+from stickerchat.models.serialization import dtype_config, from_config_with_policy
 
 
 def dense(layer, units, name, activation=None, use_bias=True, dtype=None):
@@ -220,11 +221,12 @@ class StickerRanker(_FunctionalModel):
         config = {"name": self.name, "trainable": self.trainable}
         config["matcher"] = keras.saving.serialize_keras_object(self.matcher)
         config.update({key: getattr(self, key) for key in _RANKER_KEYS})
+        config.update(dtype_config(self))
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return from_config_with_policy(cls, config)
 
     @classmethod
     def from_stickerchat_config(cls, config, matcher, name=None):

@@ -5,6 +5,7 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.models.pesrs import _DataShapes, _FunctionalModel
+from stickerchat.models.serialization import dtype_config, from_config_with_policy
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -107,11 +108,12 @@ class MostSelected(_FunctionalModel):
         config = {"name": self.name, "trainable": self.trainable}
         for key in ("num_emoji", "context_len", "max_words", "num_candidates", "history_len", "image_size"):
             config[key] = getattr(self, key)
+        config.update(dtype_config(self))
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return from_config_with_policy(cls, config)
 
 
 def build_most_selected(config, return_attention=False):
