@@ -3,11 +3,16 @@
     python -m stickerchat.recommend --model_dir=runs/demo_pesrs \\
         --dialog "are you coming tonight ?" --dialog "sure , see you at 8" \\
         [--user_history_file history.jsonl] \\
-        [--sticker_set 3 | --candidates 123456789012345678,123456789012345679] [--top_k 10]
+        [--sticker_set 3 | --candidates 123456789012345678,123456789012345679 | --exhaustive] \\
+        [--rerank_depth 100] [--top_k 10]
 
 `--dialog` is repeated once per utterance, oldest first. Without
-`--sticker_set` or `--candidates` every sticker of the corpus is ranked.
-Prints a tab-separated table `rank sticker_id set_id score`, best first.
+`--sticker_set` or `--candidates` the whole catalogue (every sticker of the
+corpus) is searched: the recall stage picks `--rerank_depth` stickers and the
+model ranks them (`stickerchat.serving.catalogue`; the recall stage is
+trained on first use). `--exhaustive` has the model score every sticker
+instead. Prints a tab-separated table `rank sticker_id set_id score emoji`,
+best first (`emoji`: the sticker's label in its set's `emoji_mapping.txt`).
 
 User history file (`--user_history_file`): JSON Lines, one earlier sticker
 reply of the user per line, oldest first:
@@ -76,15 +81,25 @@ def define_flags():
     flags.DEFINE_integer("top_k", 10, "Print the best K (0: all).")
     flags.DEFINE_string("data_dir", None, "Data directory (default: the run's own).")
     flags.DEFINE_string("cache_file", None, "Sticker-feature cache (default: MODEL_DIR/sticker_features.npz; empty: none).")
+    flags.DEFINE_bool("exhaustive", False, "Without --candidates/--sticker_set: score every sticker (no recall stage).")
+    flags.DEFINE_integer("rerank_depth", 100, "Stickers the recall stage passes to the model.", lower_bound=1)
     flags.mark_flag_as_required("model_dir")
 
 
-def format_ranking(ranking, sticker_set_of=None) -> str:
-    lines = ["rank\tsticker_id\tset_id\tscore"]
+def format_ranking(ranking, sticker_set_of=None, emoji_of=None) -> str:
+    """Tab-separated `rank sticker_id set_id score emoji` lines (`emoji_of`: sticker id -> label)."""
+    lines = ["rank\tsticker_id\tset_id\tscore\temoji"]
     for k, (sticker_id, score) in enumerate(ranking, start=1):
         set_id = sticker_set_of.get(sticker_id, "") if sticker_set_of else ""
-        lines.append(f"{k}\t{sticker_id}\t{set_id}\t{score:.6f}")
+        emoji = emoji_of(sticker_id) if emoji_of else ""
+        lines.append(f"{k}\t{sticker_id}\t{set_id}\t{score:.6f}\t{emoji}")
     return "\n".join(lines)
+
+
+def emoji_lookup(corpus):
+    """sticker id -> its emoji label (the token of `corpus.sticker_emoji`)."""
+    tokens = corpus.emoji_vocab.tokens
+    return lambda sticker_id: tokens[corpus.sticker_emoji[sticker_id]] if sticker_id in corpus.sticker_emoji else ""
 
 
 def main(argv):
@@ -100,7 +115,16 @@ def main(argv):
         rec = Recommender.from_model_dir(FLAGS.model_dir, data_dir=FLAGS.data_dir, cache_file=cache_file)
         candidates = FLAGS.candidates
         if FLAGS.sticker_set is None and not candidates:
-            candidates = sorted(rec.known_sticker_ids())
+            from stickerchat.serving.catalogue import CatalogueRecommender
+
+            cat = CatalogueRecommender.from_model_dir(FLAGS.model_dir, FLAGS.data_dir, rec=rec, verbose=False)
+            found = cat.recommend(
+                FLAGS.dialog, history, top_k=FLAGS.top_k or None, rerank_depth=FLAGS.rerank_depth, exhaustive=FLAGS.exhaustive
+            )
+            print(format_ranking([(r.sticker_id, r.score) for r in found], rec.corpus.sticker_set_of, emoji_lookup(rec.corpus)))
+            return
+        if FLAGS.exhaustive:
+            raise RecommenderError("--exhaustive applies to the whole catalogue: drop --candidates/--sticker_set")
         ranking = rec.rank(
             FLAGS.dialog,
             user_history=history,
@@ -111,7 +135,7 @@ def main(argv):
     except (RecommenderError, HistoryFileError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)
-    print(format_ranking(ranking, rec.corpus.sticker_set_of))
+    print(format_ranking(ranking, rec.corpus.sticker_set_of, emoji_lookup(rec.corpus)))
 
 
 def run():

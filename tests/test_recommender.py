@@ -215,12 +215,13 @@ def test_recommend_cli_prints_a_ranking(tiny_model_dir, rec, tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
-    assert lines[0].split("\t") == ["rank", "sticker_id", "set_id", "score"]
+    assert lines[0].split("\t") == ["rank", "sticker_id", "set_id", "score", "emoji"]
     assert len(lines) == 4
     expected = rec.rank(["hello there", "how are you ?"], [(["good morning"], sticker)], sticker_set=set_id, top_k=3)
     for line, (sticker_id, score) in zip(lines[1:], expected):
-        rank, got_id, got_set, got_score = line.split("\t")
+        rank, got_id, got_set, got_score, got_emoji = line.split("\t")
         assert int(got_id) == sticker_id and int(got_set) == set_id
+        assert got_emoji == corpus.emoji_vocab.tokens[corpus.sticker_emoji[sticker_id]]
         assert abs(float(got_score) - score) < 1e-5
 
     bad = subprocess.run(cmd[:4] + ["--dialog", " ", f"--sticker_set={set_id}"], capture_output=True, text=True, env=env, timeout=300)
