@@ -481,14 +481,18 @@ class CatalogueRecommender:
                 info = json.load(f)
             if info.get("ranker_sha256") != ranker_sha:
                 problem = f"{recall_path} was trained for another model.keras"
+        recall = None
+        if not problem:
+            try:
+                recall = keras.saving.load_model(recall_path, safe_mode=True)
+            except (OSError, ValueError, TypeError, KeyError) as e:
+                problem = f"{recall_path} is unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
         if problem:
             if not train_if_missing:
                 raise FileNotFoundError(f"{problem}: train the recall stage (CatalogueRecommender.from_model_dir trains it)")
             if verbose:
                 print(f"{problem}: training the recall stage", flush=True)
             recall, _ = train_recall(rec, model_dir, verbose=int(verbose), **(recall_options or {}))
-        else:
-            recall = keras.saving.load_model(recall_path, safe_mode=True)
         keys = {"ranker_sha256": ranker_sha, "recall_sha256": file_sha256(recall_path)}
         return cls(
             rec,
