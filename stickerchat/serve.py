@@ -21,7 +21,7 @@ flags.DEFINE_string("data_dir", None, "Data directory (default: the run's own)."
 flags.DEFINE_string("host", "127.0.0.1", "Address to listen on.")
 flags.DEFINE_integer("port", 8080, "Port to listen on.", lower_bound=0, upper_bound=65535)
 flags.DEFINE_integer("rerank_depth", 100, "Default number of recalled stickers the model reranks.", lower_bound=1)
-flags.DEFINE_enum("index", "auto", ["auto", "exact", "hnsw"], "Recall index (auto: exact up to 200,000 stickers).")
+flags.DEFINE_enum("index", "auto", ["auto", "exact", "hnsw"], "Recall index (auto: exact up to 1,000,000 stickers).")
 flags.DEFINE_integer("max_body_bytes", 64 * 1024, "Largest request body accepted (413 above).", lower_bound=1024)
 
 
