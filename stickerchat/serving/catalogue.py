@@ -69,6 +69,7 @@ CATALOGUE_METRICS_FILE = "catalogue_metrics.json"
 DEFAULT_RERANK_DEPTH = 100
 EXHAUSTIVE_MAX = 5000  # evaluation scores every sticker with the ranker up to this catalogue size
 VALIDATE_SAMPLE = 16  # embeddings re-encoded on load to validate the file
+SCORE_CHUNK = 5120  # candidates per ranker call when scoring many (bounds the gathered O maps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -586,7 +587,9 @@ class CatalogueRecommender:
             if isinstance(rerank_depth, bool) or not isinstance(rerank_depth, (int, np.integer)) or rerank_depth < 1:
                 raise RecommenderError(f"rerank_depth must be a positive integer, got {rerank_depth!r}")
             ids = self.recall_ids(query, int(rerank_depth))
-        scores = score_many(self.rec, [query], [ids])[0]
+        scores = np.concatenate(
+            [score_many(self.rec, [query], [ids[s : s + SCORE_CHUNK]])[0] for s in range(0, len(ids), SCORE_CHUNK)]
+        )
         return self._answer(ids, scores, top_k)
 
 
@@ -664,8 +667,9 @@ def evaluate_catalogue(
         every = [int(i) for i in cat.sticker_ids]
         position = {i: k for k, i in enumerate(every)}
         kept, r1, r10 = 0, 0.0, 0.0
-        for start in range(0, count, 16):
-            block = queries[start : start + 16]
+        per_call = max(1, SCORE_CHUNK // len(every))
+        for start in range(0, count, per_call):
+            block = queries[start : start + per_call]
             for k, scores in enumerate(score_many(rec, block, [every] * len(block))):
                 n = start + k
                 m = _rank_metrics(scores, position[labels[n]])
