@@ -638,7 +638,7 @@ def evaluate_catalogue(
 
     for q in queries[:warmup]:
         one(q)
-    latencies, found = [], []
+    latencies = []
     sums = {"R@1": 0.0, "R@10": 0.0, "RR": 0.0}
     recalled = []
     for q, label in zip(queries, labels):
@@ -678,9 +678,3 @@ def evaluate_catalogue(
                 kept += every[int(np.argmax(scores))] in recalled[n]
         result.update({"recall_of_exhaustive_top1": kept / count, "exhaustive_R@1": r1 / count, "exhaustive_R@10": r10 / count})
     return result
-
-
-def write_catalogue_metrics(model_dir: str, result: dict) -> str:
-    path = os.path.join(model_dir, CATALOGUE_METRICS_FILE)
-    write_json_atomic(path, result)
-    return path
