@@ -59,9 +59,9 @@ def test_hnsw_index_finds_nearly_the_exact_top_k():
     rng = np.random.default_rng(1)
     centres = rng.standard_normal((20, 16))
     vectors = (centres[rng.integers(0, 20, 2000)] + 0.3 * rng.standard_normal((2000, 16))).astype(np.float32)
-    queries = rng.standard_normal((20, 16)).astype(np.float32)
+    queries = (centres[rng.integers(0, 20, 20)] + 0.3 * rng.standard_normal((20, 16))).astype(np.float32)
     _, exact = ExactIndex(vectors).search(queries, 50)
-    _, approx = HNSWIndex(vectors, ef_search=128).search(queries, 50)
+    _, approx = HNSWIndex(vectors, m=32, ef_construction=128, ef_search=512, threads=1).search(queries, 50)
     overlap = np.mean([len(set(a) & set(e)) / 50 for a, e in zip(approx, exact)])
     assert overlap >= 0.9, overlap
 
