@@ -31,6 +31,7 @@ setup(
         "console_scripts": [
             "stickerchat-train=stickerchat.train:run",
             "stickerchat-evaluate=stickerchat.evaluate:run",
+            "stickerchat-serve=stickerchat.serve:run",
         ]
     },
 )

@@ -3,12 +3,16 @@
     python -m stickerchat.recommend --model_dir=runs/demo_pesrs \\
         --dialog "are you coming tonight ?" --dialog "sure , see you at 8" \\
         [--user_history_file history.jsonl] \\
-        [--sticker_set 3 | --candidates 123456789012345678,123456789012345679] [--top_k 10]
+        [--sticker_set 3 | --candidates 123456789012345678,123456789012345679 | --exhaustive] \\
+        [--rerank_depth 100] [--top_k 10]
 
 `--dialog` is repeated once per utterance, oldest first. Without
-`--sticker_set` or `--candidates` every sticker of the corpus is ranked.
-Prints a tab-separated table `rank sticker_id set_id score emoji`, best
-first (`emoji`: the sticker's label in its set's `emoji_mapping.txt`).
+`--sticker_set` or `--candidates` the whole catalogue (every sticker of the
+corpus) is searched: the recall stage picks `--rerank_depth` stickers and the
+model ranks them (`stickerchat.serving.catalogue`; the recall stage is
+trained on first use). `--exhaustive` has the model score every sticker
+instead. Prints a tab-separated table `rank sticker_id set_id score emoji`,
+best first (`emoji`: the sticker's label in its set's `emoji_mapping.txt`).
 `--top_k=K` keeps the best K (0: all; negative values are refused);
 `--contact_sheet=PATH.png` also draws the printed stickers in a grid with
 rank, score and emoji (as code points: `U+1F600`). A dialog none of whose
@@ -98,6 +102,8 @@ def define_flags():
     flags.DEFINE_string("contact_sheet", None, "Also draw the printed stickers into this PNG file.")
     flags.DEFINE_string("data_dir", None, "Data directory (default: the run's own).")
     flags.DEFINE_string("cache_file", None, "Sticker-feature cache (default: MODEL_DIR/sticker_features.npz; empty: none).")
+    flags.DEFINE_bool("exhaustive", False, "Without --candidates/--sticker_set: score every sticker (no recall stage).")
+    flags.DEFINE_integer("rerank_depth", 100, "Stickers the recall stage passes to the model.", lower_bound=1)
     flags.mark_flag_as_required("model_dir")
 
 
@@ -138,17 +144,30 @@ def main(argv):
         history = read_user_history(FLAGS.user_history_file) if FLAGS.user_history_file else None
         rec = Recommender.from_model_dir(FLAGS.model_dir, data_dir=FLAGS.data_dir, cache_file=cache_file)
         candidates = FLAGS.candidates
-        if FLAGS.sticker_set is None and not candidates:
-            candidates = sorted(rec.known_sticker_ids())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ranking = rec.rank(
-                FLAGS.dialog,
-                user_history=history,
-                candidates=candidates if FLAGS.sticker_set is None else None,
-                sticker_set=FLAGS.sticker_set,
-                top_k=FLAGS.top_k or None,
-            )
+            if FLAGS.sticker_set is None and not candidates:
+                from stickerchat.serving.catalogue import CatalogueRecommender
+
+                cat = CatalogueRecommender.from_model_dir(FLAGS.model_dir, FLAGS.data_dir, rec=rec, verbose=False)
+                found = cat.recommend(
+                    FLAGS.dialog,
+                    history,
+                    top_k=FLAGS.top_k or None,
+                    rerank_depth=FLAGS.rerank_depth,
+                    exhaustive=FLAGS.exhaustive,
+                )
+                ranking = [(r.sticker_id, r.score) for r in found]
+            else:
+                if FLAGS.exhaustive:
+                    raise RecommenderError("--exhaustive applies to the whole catalogue: drop --candidates/--sticker_set")
+                ranking = rec.rank(
+                    FLAGS.dialog,
+                    user_history=history,
+                    candidates=candidates if FLAGS.sticker_set is None else None,
+                    sticker_set=FLAGS.sticker_set,
+                    top_k=FLAGS.top_k or None,
+                )
         for warning in caught:
             print(f"warning: {warning.message}", file=sys.stderr)
     except (RecommenderError, HistoryFileError) as e:
