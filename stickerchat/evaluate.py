@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 
-from stickerchat import cli
+from stickerchat import cli, runfiles
 
 cli.quiet_tensorflow()
 
@@ -102,7 +102,7 @@ def evaluate_catalogue(model_dir: str, data_dir=None, split: str = "test", reran
     result = catalogue.evaluate_catalogue(cat, split, rerank_depth=rerank_depth)
     prefix = "" if split == "test" else f"{split}_"
     path = os.path.join(model_dir, prefix + catalogue.CATALOGUE_METRICS_FILE)
-    catalogue.write_json_atomic(path, result)
+    runfiles.write_json(path, result, sort_keys=True)
     if verbose:
         print(f"{split}, whole catalogue: {json.dumps(result)}\nwrote {path}")
     return result

@@ -91,7 +91,6 @@ def check_export(out_dir: str, model, inputs, atol: float = 1e-5) -> float:
 
 def export_model_dir(model_dir: str, out_dir: str, data_dir=None, atol: float = 1e-5, overwrite: bool = False, verbose: bool = True) -> float:
     """Exports `model_dir/model.keras` to `out_dir` and checks it on a test batch; returns the max |Δscore|."""
-    import keras
 
     import stickerchat.models  # noqa: F401  (registers the serialisable classes)
     from stickerchat import data as data_lib

@@ -56,6 +56,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from stickerchat import specs
+from stickerchat.runfiles import file_sha256
 
 MODEL_FILE = "model.keras"
 DEFAULT_CACHE_FILE = "sticker_features.npz"
@@ -98,15 +99,6 @@ class RecommenderError(ValueError):
 
 class UnknownWordsWarning(UserWarning):
     """No word of the dialog is in the model's vocabulary."""
-
-
-def file_sha256(path: str) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def parse_sticker_id(value) -> int:
@@ -450,7 +442,6 @@ class Recommender:
                 conventional place. None keeps features in memory only.
             use_cache, jit_compile: bool. See the class docstring.
         """
-        import keras
 
         import stickerchat.models  # noqa: F401  (registers the serialisable classes)
         from stickerchat import data as data_lib

@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from stickerchat.recommender import Recommender, RecommenderError
+from stickerchat import runfiles
+from stickerchat.recommender import RecommenderError
 from stickerchat.serving import catalogue as catalogue_lib
 from stickerchat.serving.catalogue import CatalogueRecommender
 from stickerchat.serving.index import ExactIndex, HNSWIndex, build_index
@@ -94,11 +95,11 @@ def test_recall_files_are_keyed_and_validated(run_dir, cat):
     with open(info_path) as f:
         info = json.load(f)
     try:
-        catalogue_lib.write_json_atomic(info_path, dict(info, ranker_sha256="0" * 64))
+        runfiles.write_json(info_path, dict(info, ranker_sha256="0" * 64))
         with pytest.raises(FileNotFoundError, match="another model.keras"):
             CatalogueRecommender.from_model_dir(run_dir, rec=cat.rec, train_if_missing=False, verbose=False)
     finally:
-        catalogue_lib.write_json_atomic(info_path, info)
+        runfiles.write_json(info_path, info)
 
 
 def test_recall_returns_the_top_of_the_recall_score(cat):

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import pandas as pd
-from absl import app, flags
+from absl import flags
 
 from stickerchat.data.corpus import SPLITS, Corpus
 

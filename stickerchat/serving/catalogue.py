@@ -51,6 +51,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from stickerchat import runfiles
 from stickerchat.recommender import (
     MATCH_BATCH,
     History,
@@ -78,22 +79,6 @@ class Recommendation:
     score: float
     emoji: str
     set_id: int
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Writes `data` to a temporary file in the same directory, then renames it over `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: str, value) -> None:
-    write_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
 
 
 def ids_digest(sticker_ids: Sequence[int]) -> str:
@@ -345,7 +330,7 @@ def train_recall(
         "loss": losses,
         "seconds": round(time.time() - start_time, 1),
     }
-    write_json_atomic(os.path.join(model_dir, RECALL_INFO_FILE), info)
+    runfiles.write_json(os.path.join(model_dir, RECALL_INFO_FILE), info, sort_keys=True)
     return recall, info
 
 
@@ -359,7 +344,7 @@ def save_embeddings(path: str, keys: Dict[str, str], sticker_ids: Sequence[int],
         embeddings=np.asarray(embeddings, np.float32),
         **{k: np.asarray(v) for k, v in keys.items()},
     )
-    write_atomic(path, buffer.getvalue())
+    runfiles.write_bytes(path, buffer.getvalue())
 
 
 def load_embeddings(path: str, keys: Dict[str, str], sticker_ids: Sequence[int], embed_dim: int) -> Tuple[Optional[np.ndarray], str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import hashlib
 import math
 import os
 import sys
@@ -21,14 +20,6 @@ BACKUP_DIR = "backup"
 BACKUP_STATE = "state.json"
 
 
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def best_model_is_intact(model_dir: str) -> bool:
     """`model.keras` exists and is the file `best.json` records (by sha256)."""
     model_path = os.path.join(model_dir, BEST_MODEL)
@@ -36,7 +27,7 @@ def best_model_is_intact(model_dir: str) -> bool:
     if not (os.path.exists(model_path) and os.path.exists(state_path)):
         return False
     best = runfiles.read_json(state_path, "best-model record")
-    return isinstance(best, dict) and best.get("sha256") == file_sha256(model_path)
+    return isinstance(best, dict) and best.get("sha256") == runfiles.file_sha256(model_path)
 
 
 class NonFiniteLoss(keras.callbacks.Callback):
@@ -230,7 +221,7 @@ def save_best(model, model_dir: str, record: dict) -> dict:
     """Saves `model.keras` and then `best.json` (with the model file's sha256), each atomically."""
     model_path = os.path.join(model_dir, BEST_MODEL)
     runfiles.save_model(model, model_path)
-    record = dict(record, sha256=file_sha256(model_path))
+    record = dict(record, sha256=runfiles.file_sha256(model_path))
     runfiles.write_json(os.path.join(model_dir, BEST_STATE), record)
     return record
 

@@ -1,6 +1,5 @@
 """Training on the demo corpus lowers the loss and ranks far better than random."""
 
-import keras
 import numpy as np
 import pytest
 
