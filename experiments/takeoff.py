@@ -41,13 +41,16 @@ def summarise(records, metric_names=("MAP", "R10@1")):
     for model in dict.fromkeys(r["model"] for r in records):
         rows = [r for r in records if r["model"] == model]
         for r in rows:
-            cells = [model, str(r["seed"])] + ["never" if r[k] is None else str(r[k]) for k in ("takeoff", "halfway")]
+            cells = [model, str(r["seed"])] + [
+                ("never" if r["recorded"] else "not recorded") if r[k] is None else str(r[k]) for k in ("takeoff", "halfway")
+            ]
             lines.append("| " + " | ".join(cells + [f"{r[m]:.3f}" for m in metric_names]) + " |")
         took = [r["takeoff"] for r in rows if r["takeoff"] is not None]
         mean_std = [f"**{np.mean([r[m] for r in rows]):.3f} ± {np.std([r[m] for r in rows], ddof=1) if len(rows) > 1 else 0:.3f}**" for m in metric_names]
-        worst = "never" if len(took) < len(rows) else f"≤ {max(took)}"
+        unknown = "not recorded" if not all(r["recorded"] for r in rows) else "never"
+        worst = unknown if len(took) < len(rows) else f"≤ {max(took)}"
         halves = [r["halfway"] for r in rows if r["halfway"] is not None]
-        worst_half = "never" if len(halves) < len(rows) else f"≤ {max(halves)}"
+        worst_half = unknown if len(halves) < len(rows) else f"≤ {max(halves)}"
         lines.append("| " + " | ".join([f"**{model}**", f"{len(rows)} seeds", worst, worst_half] + mean_std) + " |")
     return "\n".join(lines)
 
@@ -66,19 +69,24 @@ def main(argv):
                 with open(losses_path + ".tmp", "w") as f:
                     json.dump(recorder.losses, f)
                 os.replace(losses_path + ".tmp", losses_path)
-            with open(losses_path) as f:
-                losses = json.load(f)
+            losses = None
+            if os.path.exists(losses_path):
+                with open(losses_path) as f:
+                    losses = json.load(f)
+            else:  # a run another script trained (and this one reuses) has no per-step record
+                print(f"{name}: no step_losses.json (trained without this script): take-off not known", flush=True)
             cfg = sc_flags.resolve_config(FLAGS.preset, FLAGS.data_dir, model, **dict(common.base_overrides(), seed=seed))
             warmup = cfg.train.classify_warmup_steps
             plateau = (cfg.data.num_candidates - 1) * cfg.train.margin
-            step = takeoff_step(losses, plateau, start=warmup)
-            half = takeoff_step(losses, plateau, start=warmup, fraction=0.5)
+            step = takeoff_step(losses, plateau, start=warmup) if losses else None
+            half = takeoff_step(losses, plateau, start=warmup, fraction=0.5) if losses else None
             records.append(
                 {
                     "model": model,
                     "seed": seed,
                     "takeoff": None if step is None else step - warmup,
                     "halfway": None if half is None else half - warmup,
+                    "recorded": losses is not None,
                     **metrics,
                 }
             )

@@ -51,6 +51,11 @@ def test_every_experiment_script(tmp_path):
     assert "reusing" in stdout  # the tables' PESRS runs
     runs = json.load(open(os.path.join(out, "takeoff.json")))["runs"]
     assert [(r["model"], r["seed"]) for r in runs] == [("pesrs", 0), ("pesrs", 1)]
+    # Reused runs were trained by table6, without a per-step record: said, not guessed.
+    assert not any(r["recorded"] for r in runs) and "not recorded" in open(os.path.join(out, "takeoff.md")).read()
+    run("experiments.takeoff", out, "--models=srs", "--seeds=0", "--out_dir=" + str(tmp_path / "fresh"))
+    fresh = json.load(open(os.path.join(tmp_path, "fresh", "takeoff.json")))["runs"]
+    assert fresh[0]["recorded"] and os.path.exists(os.path.join(tmp_path, "fresh", "srs-seed0", "step_losses.json"))
     run("experiments.classification", out)
     cls = json.load(open(os.path.join(out, "classification.json")))
     assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))
