@@ -4,21 +4,13 @@ import os
 import numpy as np
 import pytest
 
-from stickerchat.config import DataConfig
 from stickerchat.data.corpus import SPLITS, load_corpus
 from stickerchat.data.errors import DataError
 from tests.data import tiny
 
 
-def _config(tmp_path, **kw):
-    base = dict(context_len=3, max_words=4, num_candidates=5, history_len=3, image_size=16,
-                cache_dir=str(tmp_path / "cache"))
-    base.update(kw)
-    return DataConfig(**base)
-
-
-def _load(root, tmp_path, **kw):
-    return load_corpus(str(root), _config(tmp_path, **kw), verbose=False)
+_config = tiny.data_config
+_load = tiny.load
 
 
 def test_sample_line_of_data_format(tmp_path):

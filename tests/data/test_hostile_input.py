@@ -5,23 +5,14 @@ import os
 
 import pytest
 
-from stickerchat.config import DataConfig
 from stickerchat.data import stats
-from stickerchat.data.corpus import load_corpus
 from stickerchat.data.errors import DataError
 from stickerchat.data.vocab import Vocab
 from tests.data import tiny
 
 
-def _config(tmp_path, **kw):
-    base = dict(context_len=3, max_words=4, num_candidates=5, history_len=3, image_size=16,
-                cache_dir=str(tmp_path / "cache"))
-    base.update(kw)
-    return DataConfig(**base)
-
-
-def _load(root, tmp_path, **kw):
-    return load_corpus(str(root), _config(tmp_path, **kw), verbose=False)
+_config = tiny.data_config
+_load = tiny.load
 
 
 def _with_current(**current):

@@ -60,3 +60,20 @@ def write_tiny_corpus(root, train_lines=None, val_lines=None, test_lines=None, v
     with open(os.path.join(root, "emoji_vocab"), "w", encoding="utf-8") as f:
         f.write("😀 5\n😢\n")
     return root
+
+
+def data_config(tmp_path, **kw):
+    """A small `DataConfig` for the tiny corpus, caching under `tmp_path`; `kw` overrides fields."""
+    from stickerchat.config import DataConfig
+
+    base = dict(context_len=3, max_words=4, num_candidates=5, history_len=3, image_size=16,
+                cache_dir=str(tmp_path / "cache"))
+    base.update(kw)
+    return DataConfig(**base)
+
+
+def load(root, tmp_path, **kw):
+    """`load_corpus` of `root` with `data_config(tmp_path, **kw)`, quietly."""
+    from stickerchat.data.corpus import load_corpus
+
+    return load_corpus(str(root), data_config(tmp_path, **kw), verbose=False)
