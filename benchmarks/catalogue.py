@@ -82,6 +82,7 @@ def main(argv):
     import numpy as np
 
     from stickerchat.cli.flags import resolve_config
+    from stickerchat.data.features import example_inputs
     from stickerchat.serving import catalogue as catalogue_lib
     from stickerchat.serving.index import ExactIndex, HNSWIndex
     from stickerchat.training import trainer
@@ -147,7 +148,7 @@ def main(argv):
     )
     out.append("")
 
-    queries = [rec.example_inputs("test", k % rec.corpus.num_examples("test")) for k in range(FLAGS.dialogs)]
+    queries = [example_inputs(rec.corpus, "test", k % rec.corpus.num_examples("test")) for k in range(FLAGS.dialogs)]
 
     def recall_time(index, k=100):
         cat.index = index

@@ -38,7 +38,16 @@ def peak_rss_mb() -> float:
 def throughput(corpus, config, batches: int, **options) -> float:
     from stickerchat.data import pipeline
 
-    dataset = pipeline.make_dataset(corpus, "train", config, training=True, repeat=True, **options)
+    dataset = pipeline.make_dataset(
+        corpus,
+        "train",
+        config.data,
+        batch_size=config.train.batch_size,
+        shuffle_buffer=config.train.shuffle_buffer,
+        training=True,
+        repeat=True,
+        **options,
+    )
     iterator = iter(dataset)
     for _ in range(5):
         next(iterator)

@@ -123,7 +123,7 @@ def main(argv):
 
     # Test split: the full model on the pipeline's batches vs the cached matcher.
     def full_eval():
-        ds = pipeline.make_dataset(corpus, "test", cached.config, training=False)
+        ds = pipeline.make_dataset(corpus, "test", cached.config.data, batch_size=cached.config.train.batch_size, training=False)
         return np.concatenate([np.asarray(cached.model.predict_on_batch(x)[specs.SCORES]) for x, _ in ds])
 
     full_eval()  # warm-up

@@ -16,11 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 from absl import app, flags
 
@@ -92,59 +88,43 @@ async def load(port: int, bodies, concurrency: int, total: int, max_seconds: flo
 
 def main(argv):
     del argv
-    import numpy as np
+    from stickerchat.serving.launch import ServerStartError, serve_in_subprocess
 
     levels = [int(c) for c in FLAGS.concurrency]
     bodies = build_requests(FLAGS.bench_model_dir, 400)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     log_path = os.path.join(FLAGS.bench_model_dir, "bench_serve.log")
-    log = open(log_path, "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "stickerchat.serve", f"--model_dir={FLAGS.bench_model_dir}", f"--port={port}", f"--rerank_depth={FLAGS.rerank_depth}"],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=root),
-    )
+    start = time.perf_counter()
     try:
-        start = time.perf_counter()
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"the service exited; see {log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                    health = json.loads(r.read())
-                    break
-            except OSError:
-                pass
-            if time.perf_counter() - start > FLAGS.startup_seconds:
-                raise SystemExit(f"the service did not start in {FLAGS.startup_seconds} s; see {log_path}")
-            time.sleep(0.5)
-        print(f"service up in {time.perf_counter() - start:.0f} s: {health}", flush=True)
-        asyncio.run(load(port, bodies, 1, 5, 30))  # warm-up
-        rows = [
-            f"POST /recommend (recall + rerank, depth {FLAGS.rerank_depth}, top 5) on 127.0.0.1, {health['num_stickers']} stickers, "
-            f"{health['index']} index; up to {FLAGS.requests} requests or {FLAGS.max_seconds:.0f} s per level",
-            "",
-            "| concurrency | requests | requests/s | p50 (ms) | p99 (ms) | errors |",
-            "|---:|---:|---:|---:|---:|---|",
-        ]
-        for level in levels:
-            latencies, errors, elapsed = asyncio.run(load(port, bodies, level, FLAGS.requests, FLAGS.max_seconds))
-            ms = 1e3 * np.asarray(latencies) if latencies else np.asarray([np.nan])
-            done = len(latencies) + sum(errors.values())
-            rows.append(
-                f"| {level} | {done} | {len(latencies) / elapsed:.1f} | {np.percentile(ms, 50):.1f} | {np.percentile(ms, 99):.1f} | "
-                f"{sum(errors.values())} {json.dumps(errors) if errors else ''} |"
-            )
-        print("\n".join(rows), flush=True)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        with serve_in_subprocess(
+            FLAGS.bench_model_dir, rerank_depth=FLAGS.rerank_depth, log_path=log_path, startup_seconds=FLAGS.startup_seconds
+        ) as server:
+            print(f"service up in {time.perf_counter() - start:.0f} s: {server.health}", flush=True)
+            measure(server.port, server.health, bodies, levels)
+    except ServerStartError as e:
+        raise SystemExit(str(e)) from None
+
+
+def measure(port: int, health: dict, bodies, levels) -> None:
+    """Prints the throughput and latency table of each concurrency level."""
+    import numpy as np
+
+    asyncio.run(load(port, bodies, 1, 5, 30))  # warm-up
+    rows = [
+        f"POST /recommend (recall + rerank, depth {FLAGS.rerank_depth}, top 5) on 127.0.0.1, {health['num_stickers']} stickers, "
+        f"{health['index']} index; up to {FLAGS.requests} requests or {FLAGS.max_seconds:.0f} s per level",
+        "",
+        "| concurrency | requests | requests/s | p50 (ms) | p99 (ms) | errors |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
+    for level in levels:
+        latencies, errors, elapsed = asyncio.run(load(port, bodies, level, FLAGS.requests, FLAGS.max_seconds))
+        ms = 1e3 * np.asarray(latencies) if latencies else np.asarray([np.nan])
+        done = len(latencies) + sum(errors.values())
+        rows.append(
+            f"| {level} | {done} | {len(latencies) / elapsed:.1f} | {np.percentile(ms, 50):.1f} | {np.percentile(ms, 99):.1f} | "
+            f"{sum(errors.values())} {json.dumps(errors) if errors else ''} |"
+        )
+    print("\n".join(rows), flush=True)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ def measure(cfg, batches):
     cfg.model.vocab_size, cfg.model.num_emoji = len(corpus.vocab), len(corpus.emoji_vocab)
     keras.utils.set_random_seed(cfg.data.seed)
     model = build_model(cfg.model_name, cfg)
-    dataset = pipeline.make_dataset(corpus, "train", cfg, training=True, repeat=True)
+    dataset = pipeline.make_dataset(
+        corpus, "train", cfg.data, batch_size=cfg.train.batch_size, shuffle_buffer=cfg.train.shuffle_buffer, training=True, repeat=True
+    )
     spreads, hinges, grads = [], [], {}
     for inputs, targets in dataset.take(batches):
         with tf.GradientTape() as tape:

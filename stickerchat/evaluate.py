@@ -14,7 +14,7 @@ a trained model at another copy of the data (default: the run's own).
 
 `--catalogue` instead treats every sticker of the corpus as a candidate for
 every dialog of the split: recall, then the ranker on the top
-`--rerank_depth` (`stickerchat.serving.catalogue`; the recall stage is
+`--rerank_depth` (`stickerchat.evaluation.catalogue`; the recall stage is
 trained first if the run has none). It writes only
 `catalogue_metrics.json` (`{split}_catalogue_metrics.json` for val/train).
 """
@@ -71,7 +71,7 @@ def evaluate(model_dir: str, data_dir=None, split: str = "test", batch_size=None
         config.data_dir = data_dir
     run.require_model()
     corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=verbose)
-    predictions = scoring.score_split(run.load_model(), corpus, config, split, batch_size=batch_size)
+    predictions = scoring.score_split(run.load_model(), corpus, split, batch_size=batch_size or config.train.batch_size)
     prefix = output_prefix(split)
     result = scoring.write_evaluation(model_dir, predictions, seed=config.data.seed, prefix=prefix)
     if verbose:
@@ -95,12 +95,13 @@ def evaluate_catalogue(model_dir: str, data_dir=None, split: str = "test", reran
     """Whole-catalogue evaluation; writes `catalogue_metrics.json` (never `metrics.json`)."""
     import json
 
-    from stickerchat.serving import catalogue
+    from stickerchat.evaluation import catalogue as catalogue_eval
+    from stickerchat.serving.catalogue import CatalogueRecommender
 
-    cat = catalogue.CatalogueRecommender.from_model_dir(model_dir, data_dir, verbose=verbose)
-    result = catalogue.evaluate_catalogue(cat, split, rerank_depth=rerank_depth)
+    cat = CatalogueRecommender.from_model_dir(model_dir, data_dir, verbose=verbose)
+    result = catalogue_eval.evaluate_catalogue(cat, split, rerank_depth=rerank_depth)
     prefix = "" if split == "test" else f"{split}_"
-    path = os.path.join(model_dir, prefix + catalogue.CATALOGUE_METRICS_FILE)
+    path = os.path.join(model_dir, prefix + catalogue_eval.CATALOGUE_METRICS_FILE)
     runfiles.write_json(path, result, sort_keys=True)
     if verbose:
         print(f"{split}, whole catalogue: {json.dumps(result)}\nwrote {path}")

@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 
+from stickerchat.evaluation import catalogue as catalogue_eval
 from stickerchat.rundir import runfiles
-from stickerchat.serving.recommender import RecommenderError
 from stickerchat.serving import catalogue as catalogue_lib
 from stickerchat.serving.catalogue import CatalogueRecommender
+from stickerchat.serving.recommender import RecommenderError
 from stickerchat.serving.index import ExactIndex, HNSWIndex, build_index
 
 DIALOG = ["hello there", "how are you today ?"]
@@ -152,7 +153,7 @@ def test_recommend_errors(cat):
 
 
 def test_evaluate_catalogue_keys_and_properties(cat):
-    full = catalogue_lib.evaluate_catalogue(cat, "test", rerank_depth=len(cat), max_examples=12, warmup=1)
+    full = catalogue_eval.evaluate_catalogue(cat, "test", rerank_depth=len(cat), max_examples=12, warmup=1)
     assert set(full) == {
         "num_stickers", "num_examples", "R@1", "R@10", "MRR", "rerank_depth", "recall_of_exhaustive_top1",
         "exhaustive_R@1", "exhaustive_R@10", "latency_ms_p50", "latency_ms_p99",
@@ -161,16 +162,16 @@ def test_evaluate_catalogue_keys_and_properties(cat):
     # Recalling everything: recall + rerank is the exhaustive ranker.
     assert full["recall_of_exhaustive_top1"] == 1.0
     assert full["R@1"] == pytest.approx(full["exhaustive_R@1"]) and full["R@10"] == pytest.approx(full["exhaustive_R@10"])
-    shallow = catalogue_lib.evaluate_catalogue(cat, "test", rerank_depth=5, max_examples=12, warmup=1)
+    shallow = catalogue_eval.evaluate_catalogue(cat, "test", rerank_depth=5, max_examples=12, warmup=1)
     assert shallow["rerank_depth"] == 5 and shallow["recall_of_exhaustive_top1"] <= 1.0
     assert 0 <= shallow["R@1"] <= shallow["R@10"] <= 1 and 0 <= shallow["MRR"] <= 1
     assert shallow["latency_ms_p50"] <= shallow["latency_ms_p99"]
-    none = catalogue_lib.evaluate_catalogue(cat, "test", rerank_depth=5, max_examples=3, warmup=0, exhaustive_max=10)
+    none = catalogue_eval.evaluate_catalogue(cat, "test", rerank_depth=5, max_examples=3, warmup=0, exhaustive_max=10)
     assert none["exhaustive_R@1"] is None and none["recall_of_exhaustive_top1"] is None
 
 
 def test_rank_metrics_count_ties_at_their_expected_rank():
-    m = catalogue_lib._rank_metrics(np.array([0.5, 0.9, 0.5, 0.5, 0.1]), 0, ks=(1, 2, 10))
+    m = catalogue_eval._rank_metrics(np.array([0.5, 0.9, 0.5, 0.5, 0.1]), 0, ks=(1, 2, 10))
     assert m["R@1"] == 0.0 and m["R@2"] == pytest.approx(1 / 3) and m["R@10"] == 1.0
     assert m["RR"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3)
 

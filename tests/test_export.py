@@ -35,7 +35,7 @@ def test_export_reproduces_keras_scores(tiny_model_dir, tmp_path):
 
     # Another batch (validation split) through the signature.
     corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=False)
-    inputs, _ = next(iter(pipeline.make_dataset(corpus, "val", config, training=False, batch_size=7)))
+    inputs, _ = next(iter(pipeline.make_dataset(corpus, "val", config.data, training=False, batch_size=7)))
     model = keras.saving.load_model(os.path.join(tiny_model_dir, "model.keras"))
     served = signature(**inputs)[specs.SCORES].numpy()
     np.testing.assert_allclose(served, np.asarray(model.predict_on_batch(inputs)[specs.SCORES]), atol=1e-5)

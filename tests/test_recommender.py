@@ -177,7 +177,7 @@ def test_score_split_equals_the_full_model(rec):
     from stickerchat.data import pipeline
 
     scores = rec.score_split("test", max_examples=40)
-    ds = pipeline.make_dataset(rec.corpus, "test", rec.config, training=False, batch_size=40)
+    ds = pipeline.make_dataset(rec.corpus, "test", rec.config.data, training=False, batch_size=40)
     inputs, _ = next(iter(ds))
     np.testing.assert_allclose(scores, np.asarray(rec.model.predict_on_batch(inputs)[specs.SCORES]), atol=1e-5)
 
@@ -345,7 +345,7 @@ def test_cache_is_keyed_by_the_sticker_data_image_size_and_policy(tiny_model_dir
     from stickerchat.serving.feature_cache import cache_key
 
     data_dir = str(tmp_path / "data")
-    shutil.copytree(data_lib.demo_dir(rec.config, verbose=False), data_dir)
+    shutil.copytree(data_lib.demo_dir(rec.config.data, verbose=False), data_dir)
     model_dir = str(tmp_path / "run")
     shutil.copytree(tiny_model_dir, model_dir)
     cache_file = str(tmp_path / "features.npz")

@@ -1,28 +1,17 @@
 """The HTTP service: started on a free loopback port, answers checked against Recommender, 4xx for bad requests."""
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from stickerchat.serving.catalogue import CatalogueRecommender
+from stickerchat.serving.launch import serve_in_subprocess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECALL_OPTIONS = {"max_examples": 256, "teacher_examples": 64, "epochs": 2, "embed_dim": 16, "hidden_dim": 32}
 DIALOG = ["hello there", "how are you today ?"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _call(port, path, body=None, method=None, raw=None, timeout=120):
@@ -42,34 +31,8 @@ def served(tiny_model_dir, tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("serve") / "run")
     shutil.copytree(tiny_model_dir, model_dir)
     cat = CatalogueRecommender.from_model_dir(model_dir, recall_options=RECALL_OPTIONS, verbose=False)
-    port = _free_port()
-    log = open(os.path.join(model_dir, "serve.log"), "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stickerchat.serve", f"--model_dir={model_dir}", f"--port={port}", "--rerank_depth=30"],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=ROOT),
-    )
-    try:
-        deadline = time.time() + 300
-        while True:
-            if process.poll() is not None:
-                log.flush()
-                raise AssertionError("the server exited: " + open(log.name).read()[-3000:])
-            try:
-                if _call(port, "/healthz", timeout=5)[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            if time.time() > deadline:
-                raise AssertionError("the server did not answer /healthz in 300 s")
-            time.sleep(0.5)
-        yield port, cat, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with serve_in_subprocess(model_dir, rerank_depth=30) as server:
+        yield server.port, cat, server.process
 
 
 def test_healthz(served):

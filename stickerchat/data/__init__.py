@@ -36,17 +36,16 @@ __all__ = [
 ]
 
 
-def resolve_cache_dir(config=None) -> str:
-    """The cache directory of a `DataConfig` (or `Config`).
+def resolve_cache_dir(data_config: Optional[DataConfig] = None) -> str:
+    """The cache directory of a `DataConfig`.
 
-    `config.cache_dir`, else `$STICKERCHAT_CACHE`, else `~/.cache/stickerchat`.
+    `data_config.cache_dir`, else `$STICKERCHAT_CACHE`, else `~/.cache/stickerchat`.
     """
-    data_config = getattr(config, "data", config)
-    cache_dir = getattr(data_config, "cache_dir", None) if data_config is not None else None
+    cache_dir = data_config.cache_dir if data_config is not None else None
     return os.path.abspath(os.path.expanduser(cache_dir or corpus_lib.default_cache_dir()))
 
 
-def demo_dir(config=None, *, verbose: bool = True) -> str:
+def demo_dir(data_config: Optional[DataConfig] = None, *, verbose: bool = True) -> str:
     """Builds the demo corpus once into `<cache>/demo-<seed>` and returns its path.
 
     The corpus is written into a temporary directory beside it and renamed into
@@ -54,7 +53,7 @@ def demo_dir(config=None, *, verbose: bool = True) -> str:
     """
     from stickerchat.data import demo  # Local: only needed without a data directory.
 
-    data_config = getattr(config, "data", config) or DataConfig()
+    data_config = data_config or DataConfig()
     cache_dir = resolve_cache_dir(data_config)
     seed = int(data_config.seed)
     final = os.path.join(cache_dir, f"demo-{seed}")
@@ -76,20 +75,19 @@ def demo_dir(config=None, *, verbose: bool = True) -> str:
     return final
 
 
-def load_corpus(data_dir: Optional[str] = None, data_config=None, *, verbose: bool = True) -> Corpus:
+def load_corpus(data_dir: Optional[str] = None, data_config: Optional[DataConfig] = None, *, verbose: bool = True) -> Corpus:
     """Loads a data directory, or the demo corpus when `data_dir` is None.
 
     Args:
         data_dir: Optional[str]. A directory in the released layout; None
             builds (once, cached) and uses the demo corpus.
-        data_config: DataConfig or Config. Shapes and protocol; None uses the
-            defaults.
+        data_config: DataConfig. Shapes and protocol; None uses the defaults.
         verbose: bool. Print the loading summary.
 
     Returns:
         Corpus.
     """
-    data_config = getattr(data_config, "data", data_config) or DataConfig()
+    data_config = data_config or DataConfig()
     if data_dir is None:
         data_dir = demo_dir(data_config, verbose=verbose)
     return corpus_lib.load_corpus(data_dir, data_config, verbose=verbose)

@@ -37,16 +37,8 @@ depend on the seed only):
   `vocab` (`token count`, most frequent first) is counted on the train split,
   `emoji_vocab` on the sticker labels.
 
-Ceilings (`demo_ceiling`, printed by the command): the expected R10@k and MAP
-on the test split of Bayes-optimal rankers that see the candidate images
-perfectly, with random negatives as `load_corpus` draws them and ties broken
-at random: *text-only* (reads the latest cue word; cannot tell variants
-apart), *history-aware (true preferences)* (also knows each user's favourite
-accessory) and *history-aware (from the history)* (takes the most frequent
-accessory among the user's up-to-10 earlier selections). For the default
-corpus (seed 0): random R10@1 .100 / MAP .293; text-only R10@1 .596 /
-R10@2 .859 / R10@5 .927 / MAP .756; history-aware (from the history) R10@1
-.786 / MAP .872; history-aware (true preferences) R10@1 .788 / MAP .872.
+The command also prints the corpus's ceilings: the expected metrics of
+Bayes-optimal rankers (`stickerchat.evaluation.ceilings`).
 """
 
 from __future__ import annotations
@@ -75,15 +67,9 @@ CUE_WORDS = (
     ("scary", "afraid", "help", "horror", "panic", "terrified", "danger", "creepy"),
     ("sleepy", "tired", "bed", "night", "yawn", "exhausted", "nap", "zzz"),
 )
-EMOTION_TINT = (
-    (255, 214, 0),
-    (90, 150, 255),
-    (235, 50, 40),
-    (250, 150, 30),
-    (255, 110, 180),
-    (255, 190, 60),
-    (160, 110, 220),
-    (150, 150, 150),
+EMOTION_TINT = (  # RGB, in EMOTIONS order
+    (255, 214, 0), (90, 150, 255), (235, 50, 40), (250, 150, 30),
+    (255, 110, 180), (255, 190, 60), (160, 110, 220), (150, 150, 150),
 )
 ACCESSORIES = ("none", "hat", "bow")
 FUNCTION_WORDS = (
@@ -121,7 +107,6 @@ class DemoSpec:
 
 @dataclasses.dataclass
 class DemoSticker:
-    set_index: int
     sticker_id: int
     emotion: int
     accessory: int
@@ -184,7 +169,7 @@ def generate(spec: DemoSpec) -> DemoCorpus:
             else:
                 emoji = EMOJI[emo]
             next_id += int(rng.integers(1, 40))
-            stickers.append(DemoSticker(s, next_id, int(emo), int(acc), emoji, _pick_form(rng)))
+            stickers.append(DemoSticker(next_id, int(emo), int(acc), emoji, _pick_form(rng)))
         sets.append(stickers)
 
     # --- Users -------------------------------------------------------------------------------------
@@ -420,80 +405,6 @@ def write_demo_corpus(out_dir: str, spec: Optional[DemoSpec] = None, *, verbose:
     return corpus
 
 
-# --- Ceilings ------------------------------------------------------------------------------------
-def _expected_metrics(scores: np.ndarray, positive: int) -> np.ndarray:
-    """Expected [R@1, R@2, R@5, MAP] of one list under random tie breaking."""
-    above = int((scores > scores[positive] + 1e-12).sum())
-    tied = int((np.abs(scores - scores[positive]) <= 1e-12).sum())
-    ranks = np.arange(above + 1, above + tied + 1)
-    return np.array([np.mean(ranks <= 1), np.mean(ranks <= 2), np.mean(ranks <= 5), np.mean(1.0 / ranks)])
-
-
-def demo_ceiling(
-    spec_or_corpus=None, split: str = "test", num_candidates: int = 10, history_len: int = 10, seed: int = 0
-) -> Dict[str, Dict[str, float]]:
-    """Expected metrics of ideal rankers on a demo split (see the module docstring).
-
-    Args:
-        spec_or_corpus: DemoSpec or DemoCorpus (default: `DemoSpec()`).
-        split: str. Split to score.
-        num_candidates: int. Ground truth + random negatives of its set.
-        history_len: int. History items the "from the history" ranker sees.
-        seed: int. Seed of the simulated negatives.
-
-    Returns:
-        {ranker: {"R10@1", "R10@2", "R10@5", "MAP"}} for `random`, `text_only`,
-        `history_from_history` and `history_true_preferences`.
-    """
-    corpus = spec_or_corpus if isinstance(spec_or_corpus, DemoCorpus) else generate(spec_or_corpus or DemoSpec())
-    spec = corpus.spec
-    rng = np.random.default_rng([seed, 12345])
-    recent: Dict[int, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=history_len))
-    sums = collections.defaultdict(lambda: np.zeros(4))
-    count = 0
-    for name in ("train", "val", "test"):
-        for lat in corpus.latent[name]:
-            u, s, sticker = lat["user"], lat["set"], lat["sticker"]
-            if name == split:
-                pool = [x for x in corpus.stickers[s] if x.sticker_id != sticker.sticker_id]
-                negatives = [pool[i] for i in rng.choice(len(pool), size=min(num_candidates - 1, len(pool)), replace=False)]
-                candidates = [sticker] + negatives
-                history = list(recent[u])
-                guess = collections.Counter(history).most_common(1)[0][0] if history else None
-
-                def preference(x, acc):
-                    options = [y for y in corpus.stickers[s] if y.emotion == x.emotion]
-                    has = acc is not None and any(y.accessory == acc for y in options)
-                    return (spec.p_favourite if has and x.accessory == acc else 0.0) + (
-                        (1 - spec.p_favourite) if has else 1.0
-                    ) / len(options)
-
-                def emotion_p(x):
-                    return (1.0 if x.emotion == lat["emotion"] else 0.0) if lat["cue"] else 1.0 / len(EMOTIONS)
-
-                rankers = {
-                    "random": np.zeros(len(candidates)),
-                    "text_only": np.array([emotion_p(x) for x in candidates]),
-                    "history_from_history": np.array([emotion_p(x) * preference(x, guess) for x in candidates]),
-                    "history_true_preferences": np.array(
-                        [emotion_p(x) * preference(x, corpus.user_accessory[u]) for x in candidates]
-                    ),
-                }
-                for key, scores in rankers.items():
-                    sums[key] += _expected_metrics(scores, 0)
-                count += 1
-            recent[u].append(sticker.accessory)
-    names = ("R10@1", "R10@2", "R10@5", "MAP")
-    return {k: dict(zip(names, (v / max(count, 1)).round(4).tolist())) for k, v in sums.items()}
-
-
-def format_ceiling(ceiling: Dict[str, Dict[str, float]]) -> str:
-    lines = [f"{'ranker':<26}" + "".join(f"{m:>8}" for m in ("R10@1", "R10@2", "R10@5", "MAP"))]
-    for name, metrics in ceiling.items():
-        lines.append(f"{name:<26}" + "".join(f"{metrics[m]:>8.3f}" for m in ("R10@1", "R10@2", "R10@5", "MAP")))
-    return "\n".join(lines)
-
-
 FLAGS = flags.FLAGS
 
 
@@ -526,6 +437,8 @@ def main(argv: Sequence[str]) -> None:
     )
     corpus = write_demo_corpus(FLAGS.out, spec)
     if FLAGS.ceiling:
+        from stickerchat.evaluation.ceilings import demo_ceiling, format_ceiling
+
         print("expected test metrics of ideal rankers (10 candidates, random negatives):")
         print(format_ceiling(demo_ceiling(corpus)))
 

@@ -32,6 +32,8 @@ import numpy as np
 import tensorflow as tf
 
 from stickerchat import specs
+from stickerchat.config import DataConfig
+from stickerchat.data import features as features_lib
 from stickerchat.data.corpus import Corpus
 
 # A tf.data iterator still alive when the interpreter exits keeps calling
@@ -46,10 +48,6 @@ _SHUTTING_DOWN = threading.Event()
 def _stop_pipelines() -> None:
     _SHUTTING_DOWN.set()
     time.sleep(0.2)
-
-
-def _data_config(config):
-    return getattr(config, "data", config)
 
 
 def _check_shapes(corpus: Corpus, data_config) -> None:
@@ -92,11 +90,6 @@ def feature_specs(data_config, unique_stickers: Optional[UniqueStickers] = None)
     return {**inputs, **specs.target_specs(data_config), **specs.meta_specs(data_config)}
 
 
-def _history_rows(corpus: Corpus, history: np.ndarray) -> np.ndarray:
-    """Packed-store rows of the history stickers of example-table rows `history` (-1: a padded slot)."""
-    return np.where(history >= 0, corpus.selected_rows[np.maximum(history, 0)], -1)
-
-
 def batch_features(
     corpus: Corpus,
     split: str,
@@ -123,13 +116,11 @@ def batch_features(
     positions = np.asarray(positions, dtype=np.int64).reshape(-1)
     rows = data.index[positions]
     history = data.history[positions]  # (b, H) example-table rows, -1 padding
-    mask = history >= 0
-    history_context = corpus.contexts[np.maximum(history, 0)] * mask[..., None, None].astype(np.int32)
-    candidate_rows, history_rows = data.candidate_rows[positions], _history_rows(corpus, history)
+    candidate_rows, history_rows = data.candidate_rows[positions], features_lib.history_store_rows(corpus, history)
     features = {
         specs.CONTEXT: corpus.contexts[rows],
-        specs.HISTORY_CONTEXT: history_context.astype(np.int32),
-        specs.HISTORY_MASK: mask.astype(np.int32),
+        specs.HISTORY_CONTEXT: features_lib.history_context(corpus, history),
+        specs.HISTORY_MASK: features_lib.history_mask(history).astype(np.int32),
         specs.LABEL: data.label[positions],
         specs.CANDIDATE_EMOJI: data.candidate_emoji[positions],
         specs.EXAMPLE: data.line[positions],
@@ -170,7 +161,7 @@ def encoder_calls(corpus: Corpus, split: str, batch_size: int, *, unique_history
         positions = order[start : start + batch_size]
         rows = [data.candidate_rows[positions].reshape(-1)]
         if unique_history:
-            rows.append(_history_rows(corpus, data.history[positions]).reshape(-1))
+            rows.append(features_lib.history_store_rows(corpus, data.history[positions]).reshape(-1))
         rows = np.concatenate(rows)
         slots.append(rows.size)
         unique.append(len(np.unique(rows)))
@@ -220,10 +211,10 @@ def _split_structure(features: Dict[str, tf.Tensor], with_meta: bool):
 def make_dataset(
     corpus: Corpus,
     split: str,
-    config,
+    data_config: DataConfig,
     *,
+    batch_size: int,
     training: bool,
-    batch_size: Optional[int] = None,
     with_meta: bool = False,
     repeat: bool = False,
     shuffle_buffer: Optional[int] = None,
@@ -233,18 +224,19 @@ def make_dataset(
     """Batches of one split as a `tf.data.Dataset`.
 
     Args:
-        corpus: Corpus. Loaded with the same data shapes as `config`.
+        corpus: Corpus. Loaded with the same data shapes as `data_config`.
         split: str. `train`, `val` or `test`.
-        config: Config or DataConfig. `data` gives shapes and the seed; a
-            `Config` also gives the default batch size and shuffle buffer.
+        data_config: DataConfig. The shapes (checked against the corpus) and
+            the shuffling seed.
+        batch_size: int. Examples per batch (`TrainConfig.batch_size`).
         training: bool. Shuffle (seeded, reshuffled each epoch) and drop the
             last partial batch; False keeps file order and every example.
-        batch_size: Optional[int]. Default `config.train.batch_size`.
         with_meta: bool. Also yield the `meta` dict (example, user,
             candidate_ids).
         repeat: bool. Repeat forever (each epoch reshuffled when training).
-        shuffle_buffer: Optional[int]. Default `config.train.shuffle_buffer`,
-            else the whole split. Only positions are buffered (8 bytes each).
+        shuffle_buffer: Optional[int]. Positions in the shuffle buffer
+            (`TrainConfig.shuffle_buffer`); None: the whole split. Only
+            positions are buffered (8 bytes each).
         unique_stickers: Optional[UniqueStickers]. De-duplicate each
             batch's sticker images (see `batch_features`); the inputs then
             hold `specs.unique_sticker_specs`.
@@ -255,19 +247,13 @@ def make_dataset(
     Returns:
         tf.data.Dataset of `(inputs, targets)` or `(inputs, targets, meta)`.
     """
-    data_config = _data_config(config)
     _check_shapes(corpus, data_config)
-    train_config = getattr(config, "train", None)
-    if batch_size is None:
-        if train_config is None:
-            raise ValueError("batch_size is required when config is a DataConfig")
-        batch_size = train_config.batch_size
     n = corpus.num_examples(split)
     if n == 0:
         raise ValueError(f"split '{split}' of {corpus.data_dir} has no examples")
     dataset = tf.data.Dataset.range(n)
     if training:
-        buffer = shuffle_buffer or (train_config.shuffle_buffer if train_config is not None else n)
+        buffer = shuffle_buffer or n
         dataset = dataset.shuffle(min(max(buffer, 1), n), seed=data_config.seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
@@ -306,16 +292,11 @@ def encode_example(
         KeyError: a sticker id that the corpus does not hold.
     """
     c = corpus.config
-    history = list(history)[-c.history_len :] if c.history_len else []
     candidate_ids = [int(s) for s in candidate_ids]
     s = c.image_size
-    history_context = np.zeros((c.history_len, c.context_len, c.max_words), np.int32)
+    history_context, history_ids, mask = features_lib.raw_history(corpus, history)
     history_rows = np.full((c.history_len,), -1, np.int64)
-    mask = np.zeros((c.history_len,), bool)
-    for j, (past, sticker_id) in enumerate(history):
-        history_context[j] = corpus.encode_context(past)
-        history_rows[j] = corpus.store.row(sticker_id)
-        mask[j] = True
+    history_rows[: len(history_ids)] = [corpus.store.row(i) for i in history_ids]
     candidate_rows = corpus.store.rows(candidate_ids) if candidate_ids else np.zeros((0,), np.int64)
     return {
         specs.CONTEXT: corpus.encode_context(utterances)[None],

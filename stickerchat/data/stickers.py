@@ -168,7 +168,6 @@ class StickerStore:
         self._row_bytes = self.image_size * self.image_size * 3
         self._fd: Optional[int] = None
         self._lock = threading.Lock()
-        self._memmap: Optional[np.ndarray] = None
 
     # --- Building -------------------------------------------------------------------------------
     @classmethod
@@ -289,16 +288,9 @@ class StickerStore:
         """Rows of several sticker ids (int64)."""
         return np.array([self.row(s) for s in sticker_ids], dtype=np.int64)
 
-    @property
-    def images(self) -> np.ndarray:
-        """The whole pack as a read-only memory map `(N, S, S, 3)`."""
-        if self._memmap is None:
-            self._memmap = np.load(self.path, mmap_mode="r")
-        return self._memmap
-
     def image(self, sticker_id: int) -> np.ndarray:
-        """One sticker as uint8 `(S, S, 3)` (a copy of its memmap row)."""
-        return np.array(self.images[self.row(sticker_id)])
+        """One sticker as uint8 `(S, S, 3)`."""
+        return self.gather(np.asarray([self.row(sticker_id)], np.int64))[0]
 
     def _file(self) -> int:
         if self._fd is None:
@@ -346,7 +338,6 @@ class StickerStore:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_fd"] = None
-        state["_memmap"] = None
         state["_lock"] = None
         return state
 

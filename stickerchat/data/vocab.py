@@ -9,17 +9,39 @@ mark at its start is dropped; other bytes are an error naming file:line) and
 hold at least one token. Id 0 is `<pad>` and id 1 `<unk>`
 (`stickerchat.specs.PAD_ID`, `UNK_ID`); the file's tokens follow in file order
 (a file that lists `<pad>`/`<unk>` itself, or a token twice, keeps the first id).
+
+How a dialog becomes word ids is decided here, once, for the corpus, the
+recommender and `explain`: `utterance_words` splits each utterance at
+whitespace and drops the empty ones, `context_words` keeps the last
+`context_len` of them, each cut to its first `max_words` words, and
+`Vocab.encode_context` writes their ids into a `(context_len, max_words)`
+array, padding after.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
 from stickerchat import specs
 from stickerchat.data.errors import DataError
+
+
+def utterance_words(utterances: Iterable[Optional[str]]) -> List[List[str]]:
+    """The whitespace-separated words of each non-empty utterance, oldest first.
+
+    An utterance is empty when it has no word (`None`, `""`, only spaces); empty
+    ones are dropped.
+    """
+    words = [t.split() for t in utterances if t]
+    return [w for w in words if w]
+
+
+def context_words(words: Sequence[Sequence[str]], context_len: int, max_words: int) -> List[List[str]]:
+    """What a model reads of `utterance_words`: the last `context_len` utterances, each cut to `max_words` words."""
+    return [list(w[:max_words]) for w in words[-context_len:]]
 
 
 class Vocab:
@@ -51,7 +73,7 @@ class Vocab:
         """
         if not os.path.isfile(path):
             raise DataError(f"{path}: vocabulary file not found", "vocab_missing")
-        from stickerchat.data.corpus import decode_line
+        from stickerchat.data.release import decode_line
 
         tokens = []
         with open(path, "rb") as f:
@@ -101,6 +123,25 @@ class Vocab:
         """Ids of `tokens` as an int32 array (unknown tokens -> `UNK_ID`)."""
         get = self._ids.get
         return np.asarray([get(t, specs.UNK_ID) for t in tokens], dtype=np.int32)
+
+    def encode_context(self, words: Sequence[Sequence[str]], context_len: int, max_words: int) -> np.ndarray:
+        """The ids of a dialog's `utterance_words` as a model reads them.
+
+        Args:
+            words: Sequence[Sequence[str]]. `utterance_words` of the dialog,
+                oldest first.
+            context_len: int. Utterances kept (the last ones).
+            max_words: int. Words kept per utterance (the first ones).
+
+        Returns:
+            np.ndarray int32 `(context_len, max_words)`: row j holds the j-th
+            kept utterance, unknown words `UNK_ID`; padding rows and columns
+            `PAD_ID` after the real ones.
+        """
+        out = np.zeros((context_len, max_words), np.int32)
+        for j, ws in enumerate(context_words(words, context_len, max_words)):
+            out[j, : len(ws)] = self.encode(ws)
+        return out
 
     def decode(self, ids: Iterable[int]) -> List[str]:
         """Tokens of `ids`, padding dropped."""

@@ -48,21 +48,18 @@ def predict_dataset(model, dataset, max_batches: Optional[int] = None) -> Predic
     )
 
 
-def score_split(model, corpus, config, split: str, batch_size: Optional[int] = None) -> Predictions:
+def score_split(model, corpus, split: str, *, batch_size: int) -> Predictions:
     """Scores every example of a corpus split with `model` (its fixed candidates), in split order.
 
     Args:
         model: a ranking model taking the pipeline's inputs.
         corpus: the `stickerchat.data` corpus.
-        config: the run's `Config`.
         split: `train`, `val` or `test`.
-        batch_size: examples per batch (None: the run's training batch size).
+        batch_size: examples per batch.
     """
     from stickerchat.data import pipeline
 
-    dataset = pipeline.make_dataset(
-        corpus, split, config, training=False, batch_size=batch_size or config.train.batch_size, with_meta=True
-    )
+    dataset = pipeline.make_dataset(corpus, split, corpus.config, batch_size=batch_size, training=False, with_meta=True)
     return predict_dataset(model, dataset)
 
 

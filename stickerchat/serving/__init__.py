@@ -5,14 +5,16 @@
 * `explain`: the attentions behind one ranking, for `evaluation.visualize`.
 * `user_history`: a user's history as a JSON Lines file.
 * `export`: the model as a TensorFlow SavedModel (`python -m stickerchat.export`).
+* `requests`: what a request means in the corpus's terms (ids, sets, words,
+  history), checked once for every caller.
 * `catalogue`: `CatalogueRecommender`, whole-catalogue recall + rerank, the
-  recall towers in `recall`, the top-k indexes in `index`, the HTTP service
-  in `server` (`python -m stickerchat.serve`).
+  recall towers in `recall` (trained by `recall_training`), the top-k indexes
+  in `index`, the HTTP service in `server` (`python -m stickerchat.serve`).
 """
 
 
 def __getattr__(name):
-    if name in ("CatalogueRecommender", "Recommendation", "evaluate_catalogue"):
+    if name in ("CatalogueRecommender", "Recommendation"):
         from stickerchat.serving import catalogue
 
         return getattr(catalogue, name)

@@ -16,15 +16,11 @@ Two stages:
    PESRS/SRS variant) scores only those stickers with the dialog and history;
    its scores order the answer.
 
-The recall model is trained after the ranker (`train_recall`), on the
-ranker's frozen sticker features: for each training dialog, a softmax over
-its pool of catalogue stickers (the whole catalogue up to `pool_size`
-stickers, else the chosen sticker, its set and a random sample) against a
-target that mixes the chosen sticker (weight 1 - `distill`) with the
-ranker's own score distribution over the pool (weight `distill`, softmax of
-the ranker's logits / `temperature`). The distillation term teaches the
-recall stage what the ranker would put on top, which is what the rerank
-needs it to keep.
+The recall model is trained after the ranker
+(`stickerchat.serving.recall_training`), on the ranker's frozen sticker
+features, distilling the ranker's own score distribution: it learns what the
+ranker would put on top, which is what the rerank needs it to keep.
+`stickerchat.evaluation.catalogue` measures both stages.
 
 Files in the model directory (each written atomically):
 
@@ -65,9 +61,7 @@ RECALL_FILE = "recall.keras"
 RECALL_INFO_FILE = "recall.json"
 EMBEDDINGS_FILE = "recall_embeddings.npz"
 EMBEDDINGS_FORMAT = "stickerchat-recall-embeddings-v1"
-CATALOGUE_METRICS_FILE = "catalogue_metrics.json"
 DEFAULT_RERANK_DEPTH = 100
-EXHAUSTIVE_MAX = 5000  # evaluation scores every sticker with the ranker up to this catalogue size
 VALIDATE_SAMPLE = 16  # embeddings re-encoded on load to validate the file
 SCORE_CHUNK = 5120  # candidates per ranker call when scoring many (bounds the gathered O maps)
 
@@ -97,7 +91,7 @@ def score_many(rec: Recommender, queries: Sequence[dict], candidate_ids: Sequenc
     Args:
         rec: Recommender.
         queries: dicts with `context`, `history_context`, `history_ids`,
-            `history_mask` (as `Recommender.example_inputs` returns).
+            `history_mask` (as `features.example_inputs` returns).
         candidate_ids: one list per query; all lists have the same length.
 
     Returns:
@@ -126,211 +120,10 @@ def score_many(rec: Recommender, queries: Sequence[dict], candidate_ids: Sequenc
 
 
 def raw_query(rec: Recommender, dialog: Sequence[str], user_history: Optional[History]) -> dict:
-    """Encodes raw text as `Recommender.example_inputs` does a corpus example (validating it)."""
+    """Encodes raw text as `features.example_inputs` does a corpus example (validating it)."""
     context = rec.encode_dialog(dialog)
     history_context, history_ids, history_mask = rec.encode_history(user_history)
     return {"context": context, "history_context": history_context, "history_ids": history_ids, "history_mask": history_mask}
-
-
-# ---------------------------------------------------------------------------------- training
-def _history_rows(rec: Recommender, split: str, row_of: Dict[int, int]):
-    data = rec.corpus.split(split)
-    history = data.history
-    mask = history >= 0
-    selected = rec.corpus.selected[np.where(mask, history, 0)]
-    rows = np.vectorize(lambda i: row_of.get(int(i), 0), otypes=[np.int64])(selected) if selected.size else selected
-    return np.where(mask, rows, 0).astype(np.int32), mask.astype(np.int32)
-
-
-def recall_training_data(
-    rec: Recommender,
-    *,
-    pool_size: int = 1024,
-    teacher_examples: int = 20000,
-    max_examples: Optional[int] = None,
-    seed: int = 0,
-    verbose: int = 1,
-) -> dict:
-    """The train split as the recall model's training inputs, with the ranker's logits over each pool.
-
-    Returns a dict of numpy arrays: `context`, `history_rows`, `history_mask`,
-    `pool_rows` (column 0: the chosen sticker), `pool_mask`,
-    `teacher_logits` (the ranker's logits over the pool; NaN rows for
-    examples beyond `teacher_examples`) and `vectors` (the catalogue's O_flat,
-    rows in sticker id order).
-    """
-    rng = np.random.default_rng(seed)
-    corpus = rec.corpus
-    ids = sorted(rec.known_sticker_ids())
-    row_of = {i: k for k, i in enumerate(ids)}
-    n = len(ids)
-    rec.precompute(ids)
-    vectors = rec.cache.gather(ids)[1]
-    data = corpus.split("train")
-    count = len(data) if max_examples is None else min(len(data), max_examples)
-    contexts = corpus.contexts[data.index[:count]].astype(np.int32)
-    labels = np.asarray([row_of[int(i)] for i in corpus.selected[data.index[:count]]], np.int64)
-    history_rows, history_mask = _history_rows(rec, "train", row_of)
-    history_rows, history_mask = history_rows[:count], history_mask[:count]
-
-    # Pools: column 0 is always the chosen sticker.
-    if n <= pool_size:
-        base = np.arange(n)
-        pool_rows = np.empty((count, n), np.int64)
-        for k in range(count):
-            pool_rows[k, 0] = labels[k]
-            pool_rows[k, 1:] = base[base != labels[k]]
-        pool_mask = np.ones_like(pool_rows, np.int32)
-    else:
-        set_rows = {s: [row_of[i] for i in members if i in row_of] for s, members in corpus.sticker_sets.items()}
-        pool_rows = np.zeros((count, pool_size), np.int64)
-        pool_mask = np.ones((count, pool_size), np.int32)
-        for k in range(count):
-            chosen = labels[k]
-            own = [r for r in set_rows[corpus.sticker_set_of[ids[chosen]]] if r != chosen][: pool_size // 4]
-            rest = rng.choice(n, pool_size - 1 - len(own), replace=False)
-            row = np.concatenate([[chosen], own, rest])
-            _, first = np.unique(row, return_index=True)
-            keep = np.zeros(len(row), bool)
-            keep[first] = True
-            keep[1:] &= row[1:] != chosen
-            pool_rows[k] = row
-            pool_mask[k] = keep.astype(np.int32)
-    taught = min(count, max(0, teacher_examples))
-    teacher = np.full(pool_rows.shape, np.nan, np.float32)
-    t0 = time.time()
-    for begin in range(0, taught, 64):
-        end = min(taught, begin + 64)
-        queries = [rec.example_inputs("train", k) for k in range(begin, end)]
-        candidates = [[ids[r] for r in pool_rows[k]] for k in range(begin, end)]
-        teacher[begin:end] = logit(np.stack(score_many(rec, queries, candidates)))
-    if verbose and taught:
-        print(f"recall: the ranker scored {taught} training dialogs x {pool_rows.shape[1]} stickers in {time.time() - t0:.0f} s", flush=True)
-    return {
-        "context": contexts,
-        "history_rows": history_rows,
-        "history_mask": history_mask,
-        "pool_rows": pool_rows.astype(np.int32),
-        "pool_mask": pool_mask,
-        "teacher_logits": teacher,
-        "vectors": vectors.astype(np.float32),
-        "sticker_ids": np.asarray(ids, np.int64),
-    }
-
-
-def recall_targets(data: dict, distill: float, temperature: float) -> np.ndarray:
-    """Target distributions over the pools: (1 - distill)·chosen + distill·softmax(teacher / temperature).
-
-    Examples without teacher logits get the chosen sticker only.
-    """
-    if not 0.0 <= distill <= 1.0:
-        raise ValueError(f"distill must be in [0, 1], got {distill}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    targets = np.zeros(data["pool_rows"].shape, np.float32)
-    targets[:, 0] = 1.0
-    taught = ~np.isnan(data["teacher_logits"][:, 0])
-    if distill > 0 and taught.any():
-        z = data["teacher_logits"][taught].astype(np.float64) / temperature
-        z = np.where(data["pool_mask"][taught] > 0, z, -np.inf)
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        targets[taught] = (1 - distill) * targets[taught] + distill * p
-    return targets
-
-
-def fit_recall(
-    data: dict,
-    vocab_size: int,
-    *,
-    epochs: int = 20,
-    batch_size: int = 64,
-    distill: float = 0.9,
-    temperature: float = 0.25,
-    embed_dim: int = 64,
-    hidden_dim: int = 128,
-    learning_rate: float = 3e-3,
-    seed: int = 0,
-):
-    """Trains `RecallModel` on `recall_training_data`; returns `(model, per-epoch losses)`."""
-    import keras
-
-    from stickerchat.serving.recall import CONTEXT, HISTORY_MASK, HISTORY_ROWS, POOL_MASK, POOL_ROWS, CatalogueSoftmax, RecallModel
-
-    keras.utils.set_random_seed(seed)
-    targets = recall_targets(data, distill, temperature)
-    recall = RecallModel(
-        vocab_size=vocab_size, sticker_dim=data["vectors"].shape[1], emb_dim=embed_dim, hidden_dim=hidden_dim,
-        embed_dim=embed_dim, name="recall",
-    )
-    recall.build()
-    trainer = CatalogueSoftmax(recall, data["vectors"])
-    steps = epochs * math.ceil(len(targets) / batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps))
-    trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-    x = {k: data[k] for k in (CONTEXT, HISTORY_ROWS, HISTORY_MASK, POOL_ROWS, POOL_MASK)}
-    history = trainer.fit(x, targets, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
-    return recall, [float(v) for v in history.history["loss"]]
-
-
-def train_recall(
-    rec: Recommender,
-    model_dir: str,
-    *,
-    pool_size: int = 1024,
-    teacher_examples: int = 20000,
-    max_examples: Optional[int] = None,
-    seed: int = 0,
-    verbose: int = 1,
-    **fit_options,
-):
-    """Trains the recall towers on the train split; writes `recall.keras` and `recall.json`.
-
-    Args:
-        rec: Recommender over the trained ranker (its feature cache provides
-            O_flat; the ranker scores each example's pool).
-        model_dir: str. Where the ranker lives; the files are written there.
-        pool_size: int. Catalogue stickers per example: the whole catalogue
-            when it has at most this many, else the chosen sticker, the rest
-            of its set (up to a quarter of the pool) and a uniform sample.
-        teacher_examples: int. Examples whose pool the ranker scores (the
-            first ones of the split; 0 disables distillation).
-        max_examples: Optional[int]. Use only the first examples (tests).
-        **fit_options: `fit_recall`'s (epochs, batch_size, distill,
-            temperature, embed_dim, hidden_dim, learning_rate).
-
-    Returns:
-        `(RecallModel, info dict)`.
-    """
-    start_time = time.time()
-    data = recall_training_data(
-        rec, pool_size=pool_size, teacher_examples=teacher_examples, max_examples=max_examples, seed=seed, verbose=verbose
-    )
-    recall, losses = fit_recall(data, len(rec.corpus.vocab), seed=seed, **fit_options)
-    if verbose:
-        print(f"recall: trained on {len(data['context'])} dialogs, loss {losses[0]:.3f} -> {losses[-1]:.3f} ({time.time() - start_time:.0f} s)", flush=True)
-    path = os.path.join(model_dir, RECALL_FILE)
-    tmp = os.path.join(model_dir, f".{RECALL_FILE}.tmp{os.getpid()}.keras")
-    recall.save(tmp)
-    os.replace(tmp, path)
-    import inspect
-
-    defaults = {k: v.default for k, v in inspect.signature(fit_recall).parameters.items() if v.default is not inspect.Parameter.empty}
-    info = {
-        "format": "stickerchat-recall-v1",
-        "ranker_sha256": RunDir(model_dir).model_sha256(),
-        "catalogue_digest": ids_digest(data["sticker_ids"]),
-        "num_stickers": int(len(data["sticker_ids"])),
-        "examples": int(len(data["context"])),
-        "teacher_examples": int((~np.isnan(data["teacher_logits"][:, 0])).sum()),
-        "pool_size": int(data["pool_rows"].shape[1]),
-        "options": dict(defaults, seed=seed, **fit_options),
-        "loss": losses,
-        "seconds": round(time.time() - start_time, 1),
-    }
-    runfiles.write_json(os.path.join(model_dir, RECALL_INFO_FILE), info, sort_keys=True)
-    return recall, info
 
 
 # ---------------------------------------------------------------------------------- embeddings
@@ -477,6 +270,8 @@ class CatalogueRecommender:
                 raise FileNotFoundError(f"{problem}: train the recall stage (CatalogueRecommender.from_model_dir trains it)")
             if verbose:
                 print(f"{problem}: training the recall stage", flush=True)
+            from stickerchat.serving.recall_training import train_recall
+
             recall, _ = train_recall(rec, model_dir, verbose=int(verbose), **(recall_options or {}))
         keys = {"ranker_sha256": ranker_sha, "recall_sha256": file_sha256(recall_path)}
         return cls(
@@ -575,90 +370,3 @@ class CatalogueRecommender:
             [score_many(self.rec, [query], [ids[s : s + SCORE_CHUNK]])[0] for s in range(0, len(ids), SCORE_CHUNK)]
         )
         return self._answer(ids, scores, top_k)
-
-
-# ---------------------------------------------------------------------------------- evaluation
-def _rank_metrics(scores: np.ndarray, label: int, ks=(1, 10)) -> Dict[str, float]:
-    """R@k and reciprocal rank of `scores[label]`, ties at their expected rank (random tie-breaking)."""
-    s = scores[label]
-    above = int(np.sum(scores > s))
-    ties = int(np.sum(scores == s))
-    out = {f"R@{k}": float(min(max((k - above) / ties, 0.0), 1.0)) for k in ks}
-    out["RR"] = float(np.mean(1.0 / (above + np.arange(1, ties + 1))))
-    return out
-
-
-def evaluate_catalogue(
-    cat: CatalogueRecommender,
-    split: str = "test",
-    rerank_depth: int = DEFAULT_RERANK_DEPTH,
-    max_examples: Optional[int] = None,
-    exhaustive_max: int = EXHAUSTIVE_MAX,
-    warmup: int = 3,
-) -> dict:
-    """Every catalogue sticker is a candidate for every dialog of the split.
-
-    Returns the dict written to `catalogue_metrics.json`: `R@1`, `R@10` and
-    `MRR` of recall + rerank (a ground truth the recall stage missed counts
-    as not found: recall 0, reciprocal rank 0); `exhaustive_R@1`,
-    `exhaustive_R@10` (the ranker on every sticker) and
-    `recall_of_exhaustive_top1` (share of dialogs whose exhaustive top-1 the
-    recall stage keeps) when the catalogue has at most `exhaustive_max`
-    stickers, else None; per-dialog latency of recall + rerank (warm,
-    one dialog at a time) in ms.
-    """
-    rec = cat.rec
-    data = rec.corpus.split(split)
-    count = len(data) if max_examples is None else min(len(data), max_examples)
-    if count == 0:
-        raise ValueError(f"the {split} split has no examples")
-    depth = min(int(rerank_depth), len(cat))
-    queries = [rec.example_inputs(split, k) for k in range(count)]
-    labels = [int(i) for i in rec.corpus.selected[data.index[:count]]]
-
-    def one(query):
-        ids = cat.recall_ids(query, depth)
-        return ids, score_many(rec, [query], [ids])[0]
-
-    for q in queries[:warmup]:
-        one(q)
-    latencies = []
-    sums = {"R@1": 0.0, "R@10": 0.0, "RR": 0.0}
-    recalled = []
-    for q, label in zip(queries, labels):
-        t0 = time.perf_counter()
-        ids, scores = one(q)
-        latencies.append(1e3 * (time.perf_counter() - t0))
-        recalled.append(set(ids))
-        if label in ids:
-            m = _rank_metrics(scores, ids.index(label))
-            for k in sums:
-                sums[k] += m[k]
-    result = {
-        "num_stickers": len(cat),
-        "num_examples": count,
-        "R@1": sums["R@1"] / count,
-        "R@10": sums["R@10"] / count,
-        "MRR": sums["RR"] / count,
-        "rerank_depth": depth,
-        "recall_of_exhaustive_top1": None,
-        "exhaustive_R@1": None,
-        "exhaustive_R@10": None,
-        "latency_ms_p50": float(np.percentile(latencies, 50)),
-        "latency_ms_p99": float(np.percentile(latencies, 99)),
-    }
-    if len(cat) <= exhaustive_max:
-        every = [int(i) for i in cat.sticker_ids]
-        position = {i: k for k, i in enumerate(every)}
-        kept, r1, r10 = 0, 0.0, 0.0
-        per_call = max(1, SCORE_CHUNK // len(every))
-        for start in range(0, count, per_call):
-            block = queries[start : start + per_call]
-            for k, scores in enumerate(score_many(rec, block, [every] * len(block))):
-                n = start + k
-                m = _rank_metrics(scores, position[labels[n]])
-                r1 += m["R@1"]
-                r10 += m["R@10"]
-                kept += every[int(np.argmax(scores))] in recalled[n]
-        result.update({"recall_of_exhaustive_top1": kept / count, "exhaustive_R@1": r1 / count, "exhaustive_R@10": r10 / count})
-    return result

@@ -24,6 +24,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from stickerchat import specs
+from stickerchat.data.features import example_inputs
+from stickerchat.data.vocab import context_words, utterance_words
 from stickerchat.evaluation import visualize
 from stickerchat.models.pesrs import CANDIDATE_STICKER_VECTOR
 from stickerchat.serving.recommender import MATCH_BATCH, predict_in_blocks
@@ -106,9 +108,8 @@ def _explain_encoded(recommender, context, history_context, history_ids, history
 
 
 def dialog_words(dialog: Sequence[str], context_len: int, max_words: int) -> List[List[str]]:
-    """The words the model sees of raw utterances (same truncation as `Corpus.encode_context`)."""
-    words = [str(u).split() for u in dialog if u]
-    return [w[:max_words] for w in words if w][-context_len:]
+    """The words the model sees of raw utterances (as `Recommender.encode_dialog` encodes them)."""
+    return context_words(utterance_words([str(u) for u in dialog]), context_len, max_words)
 
 
 def explain(recommender, dialog: Sequence[str], user_history=None, candidates=None, sticker_set=None) -> Explanation:
@@ -125,7 +126,7 @@ def explain(recommender, dialog: Sequence[str], user_history=None, candidates=No
 
 def explain_example(recommender, split: str, position: int) -> Explanation:
     """Scores and attentions of the `position`-th example of a corpus split (its own candidates)."""
-    ex = recommender.example_inputs(split, position)
+    ex = example_inputs(recommender.corpus, split, position)
     vocab = recommender.corpus.vocab
     words = [vocab.decode(row) for row in ex["context"] if np.any(row != specs.PAD_ID)]
     history = (ex["history_context"], ex["history_ids"], ex["history_mask"])

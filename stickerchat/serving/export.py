@@ -106,7 +106,7 @@ def export_model_dir(model_dir: str, out_dir: str, data_dir=None, atol: float = 
     shutil.copy(run.config_file, os.path.join(extra, CONFIG_FILE))
 
     corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=False)
-    batch = next(iter(pipeline.make_dataset(corpus, "test", config, training=False)))
+    batch = next(iter(pipeline.make_dataset(corpus, "test", config.data, batch_size=config.train.batch_size, training=False)))
     inputs = {k: np.asarray(v) for k, v in batch[0].items()}
     diff = check_export(out_dir, model, inputs, atol=atol)
     if verbose:

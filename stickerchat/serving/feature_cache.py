@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
 import zipfile
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -194,7 +195,7 @@ class FeatureCache:
 
 def _check_content(raw_ids, maps, vectors, checksum) -> str:
     """Why a cache file's arrays cannot be used ("" when they can)."""
-    from stickerchat.data.corpus import is_decimal_id
+    from stickerchat.data.release import is_decimal_id
 
     n = len(raw_ids)
     if raw_ids.ndim != 1 or not all(is_decimal_id(str(s)) for s in raw_ids.tolist()):
@@ -213,3 +214,52 @@ def _check_content(raw_ids, maps, vectors, checksum) -> str:
     if _checksum(ids, maps, vectors) != checksum:
         return "the checksum does not match its content"
     return ""
+
+
+SPOT_CHECKS = 3  # cached stickers re-encoded and compared when a cache file is loaded
+
+
+def spot_check(cache: FeatureCache, known_ids, encode: Callable) -> str:
+    """Re-encodes a few cached stickers (first, middle, last); why the file cannot be trusted, or "".
+
+    Args:
+        cache: a loaded cache.
+        known_ids: the corpus's sticker ids (others are not checked).
+        encode: `encode(sticker_ids) -> (maps, vectors)`, the sticker encoder.
+    """
+    ids = [i for i in cache.sticker_ids if i in known_ids]
+    if not ids:
+        return ""
+    picks = list(dict.fromkeys(ids[k] for k in np.linspace(0, len(ids) - 1, min(SPOT_CHECKS, len(ids))).astype(int)))
+    maps, vectors = encode(picks)
+    if cache.feature_shapes != (tuple(maps.shape[1:]), tuple(vectors.shape[1:])):
+        return f"features of shapes {cache.feature_shapes}, the encoder gives {maps.shape[1:]}, {vectors.shape[1:]}"
+    cached_maps, cached_vectors = cache.gather(picks)
+    for fresh, cached in ((maps, cached_maps), (vectors, cached_vectors)):
+        scale = float(np.max(np.abs(fresh))) + 1e-6
+        if float(np.max(np.abs(fresh - cached))) > 1e-2 * scale:
+            return "cached features differ from the encoder's for the same stickers"
+    return ""
+
+
+def open_cache(path: str, key: Dict[str, str], known_ids, encode: Callable) -> Tuple[FeatureCache, str]:
+    """`FeatureCache.load` plus a `spot_check` of a loaded file; a file not used is reported on stderr.
+
+    Returns `(cache, status)` as `FeatureCache.load`; a loaded file that fails
+    the spot check is `discarded` (empty cache, `problem` says why).
+    """
+    cache, status = FeatureCache.load(path, key)
+    if status == "loaded":
+        problem = spot_check(cache, known_ids, encode)
+        if problem:
+            cache, status = FeatureCache(key), "discarded"
+            cache.problem = problem
+    if status in ("stale", "unreadable", "discarded"):
+        why = {"stale": cache.problem, "unreadable": "not a feature cache file of this version"}
+        print(
+            f"warning: sticker feature cache {path} not used ({why.get(status, cache.problem)}); "
+            "the stickers are encoded again and the file is rewritten",
+            file=sys.stderr,
+            flush=True,
+        )
+    return cache, status

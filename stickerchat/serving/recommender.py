@@ -45,23 +45,27 @@ full model does); `benchmarks/recommend.py` compares both.
 from __future__ import annotations
 
 import math
-import sys
 import warnings
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from stickerchat import specs
+from stickerchat.data import features as features_lib
 from stickerchat.rundir.runfiles import file_sha256
-from stickerchat.serving.feature_cache import FeatureCache, cache_key
+from stickerchat.serving.feature_cache import FeatureCache, cache_key, open_cache
+from stickerchat.serving.requests import (  # noqa: F401  (RecommenderError, parse_sticker_id: part of this module's API)
+    History,
+    RecommenderError,
+    RequestEncoder,
+    StickerId,
+    UnknownWordsWarning,
+    parse_sticker_id,
+)
 
 ENCODE_BATCH = 64  # stickers per sticker-encoder call
 MATCH_BATCH = 32  # matcher rows per call
 MAX_ROW_FACTOR = 64  # a matcher row holds at most 64 * C candidates
-
-StickerId = Union[int, str]
-History = Sequence[Tuple[Sequence[str], StickerId]]
-
 
 def predict_in_blocks(model, inputs, block: int):
     """`model.predict_on_batch` over the batch axis in blocks of at most `block` rows.
@@ -87,39 +91,7 @@ def predict_in_blocks(model, inputs, block: int):
     return keras.tree.map_structure(lambda *ys: np.concatenate(ys), *pieces)
 
 
-class RecommenderError(ValueError):
-    """A request the recommender cannot answer (unknown sticker or set, empty dialog)."""
-
-
-class UnknownWordsWarning(UserWarning):
-    """No word of the dialog is in the model's vocabulary."""
-
-
-def parse_sticker_id(value) -> int:
-    """An exact int sticker id from an int or a string of digits (never via float).
-
-    Raises:
-        RecommenderError: floats, booleans and non-numeric strings.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
-        raise RecommenderError(
-            f"sticker id {value!r} must be an integer or a string of digits, not {type(value).__name__} "
-            "(floats cannot hold 18-digit ids exactly)"
-        )
-    from stickerchat.data.corpus import is_decimal_id
-
-    if isinstance(value, str):
-        text = value.strip()
-        if not is_decimal_id(text):  # ASCII digits only: "²" passes str.isdigit but not int()
-            raise RecommenderError(f"sticker id {value[:40]!r} is not an integer")
-        value = int(text)
-    value = int(value)
-    if not -(2**63) <= value < 2**63:
-        raise RecommenderError(f"sticker id {value} is outside the 64-bit integer range of ids")
-    return value
-
-
-class Recommender:
+class Recommender(RequestEncoder):
     """Ranks stickers for a dialog and a user's history with a trained model.
 
     Build it with `Recommender.from_model_dir`; the constructor takes the
@@ -175,24 +147,9 @@ class Recommender:
             self._policy_name(),
         )
         if cache_file:
-            self.cache, self.cache_status = FeatureCache.load(cache_file, key)
-            if self.cache_status == "loaded":
-                problem = self._spot_check()
-                if problem:
-                    self.cache, self.cache_status = FeatureCache(key), "discarded"
-                    self.cache.problem = problem
-            if self.cache_status in ("stale", "unreadable", "discarded"):
-                why = {"stale": self.cache.problem, "unreadable": "not a feature cache file of this version"}
-                print(
-                    f"warning: sticker feature cache {cache_file} not used ({why.get(self.cache_status, self.cache.problem)}); "
-                    "the stickers are encoded again and the file is rewritten",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            self.cache, self.cache_status = open_cache(cache_file, key, self.known_sticker_ids(), self.encode_stickers)
         else:
             self.cache = FeatureCache(key)
-
-    SPOT_CHECKS = 3  # cached stickers re-encoded and compared when a cache file is loaded
 
     def _policy_name(self) -> str:
         try:
@@ -201,23 +158,6 @@ class Recommender:
             return model_policy(self.model).name
         except Exception:  # noqa: BLE001 - a model without layers: its own policy
             return str(getattr(getattr(self.model, "dtype_policy", None), "name", ""))
-
-    def _spot_check(self) -> str:
-        """Re-encodes a few cached stickers (first, middle, last); why the file cannot be trusted, or ""."""
-        known = self.known_sticker_ids()
-        ids = [i for i in self.cache.sticker_ids if i in known]
-        if not ids:
-            return ""
-        picks = list(dict.fromkeys(ids[k] for k in np.linspace(0, len(ids) - 1, min(self.SPOT_CHECKS, len(ids))).astype(int)))
-        maps, vectors = self.encode_stickers(picks)
-        if self.cache.feature_shapes != (tuple(maps.shape[1:]), tuple(vectors.shape[1:])):
-            return f"features of shapes {self.cache.feature_shapes}, the encoder gives {maps.shape[1:]}, {vectors.shape[1:]}"
-        cached_maps, cached_vectors = self.cache.gather(picks)
-        for fresh, cached in ((maps, cached_maps), (vectors, cached_vectors)):
-            scale = float(np.max(np.abs(fresh))) + 1e-6
-            if float(np.max(np.abs(fresh - cached))) > 1e-2 * scale:
-                return "cached features differ from the encoder's for the same stickers"
-        return ""
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -262,77 +202,7 @@ class Recommender:
             jit_compile=jit_compile,
         )
 
-    # ------------------------------------------------------------------ encoding
-    def known_sticker_ids(self) -> set:
-        if self._known_ids is None:
-            self._known_ids = {int(i) for i in self.corpus.sticker_set_of}
-        return self._known_ids
-
-    def check_sticker_ids(self, sticker_ids: Iterable[StickerId], what: str = "candidate") -> List[int]:
-        """Exact int ids; raises `RecommenderError` naming the first unknown one."""
-        ids = [parse_sticker_id(i) for i in sticker_ids]
-        known = self.known_sticker_ids()
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-            raise RecommenderError(f"unknown {what} sticker id {unknown[0]}{more}: not a sticker of the corpus")
-        return ids
-
-    def set_stickers(self, set_id) -> List[int]:
-        """The sticker ids of a sticker set, in the corpus's order."""
-        sets = self.corpus.sticker_sets
-        try:
-            key = parse_sticker_id(set_id)
-        except RecommenderError:
-            raise RecommenderError(f"unknown sticker set {set_id!r}") from None
-        if key not in sets:
-            raise RecommenderError(f"unknown sticker set {set_id!r}; the corpus has {len(sets)} sets")
-        return [int(i) for i in sets[key]]
-
-    def known_words(self, dialog: Sequence[str]) -> Tuple[int, int]:
-        """`(known, total)`: words of the dialog's kept utterances that are in the vocabulary."""
-        if isinstance(dialog, str):
-            dialog = [dialog]
-        context = np.asarray(self.corpus.encode_context([str(u) for u in dialog]))
-        total = int((context != specs.PAD_ID).sum())
-        return total - int((context == specs.UNK_ID).sum()), total
-
-    def sticker_label(self, sticker_id: int) -> str:
-        """The sticker's emoji label from its set's `emoji_mapping.txt` ("" when it has none)."""
-        return self.corpus.sticker_alt.get(int(sticker_id), "")
-
-    def encode_dialog(self, dialog: Sequence[str]) -> np.ndarray:
-        """`(context_len, max_words)` int32 word ids of raw utterances, oldest first."""
-        if isinstance(dialog, str):
-            raise RecommenderError("the dialog must be a list of utterances, not one string")
-        if not any(str(u).split() for u in dialog):
-            raise RecommenderError("empty dialog: every utterance is empty; give at least one word")
-        return np.asarray(self.corpus.encode_context([str(u) for u in dialog]), np.int32)
-
-    def encode_history(self, user_history: Optional[History]):
-        """`(history_context, history_ids, history_mask)` of the last `history_len` items.
-
-        `history_context` is `(history_len, context_len, max_words)`;
-        `history_ids` the real items' sticker ids, oldest first.
-        """
-        c = self.config.data
-        history = list(user_history or [])[-self.history_len :] if self.history_len else []
-        contexts = np.zeros((self.history_len, c.context_len, c.max_words), np.int32)
-        mask = np.zeros((self.history_len,), bool)
-        ids = []
-        for k, item in enumerate(history):
-            try:
-                utterances, sticker_id = item
-            except (TypeError, ValueError):
-                raise RecommenderError(f"history item {k} must be (utterances, sticker_id); got {item!r}") from None
-            if isinstance(utterances, str):
-                raise RecommenderError(f"history item {k}: utterances must be a list of strings")
-            contexts[k] = np.asarray(self.corpus.encode_context([str(u) for u in utterances]), np.int32)
-            mask[k] = True
-            ids.append(sticker_id)
-        ids = self.check_sticker_ids(ids, "history")
-        return contexts, ids, mask
-
+    # ------------------------------------------------------------------ sticker features
     def _sticker_encoder(self):
         """A functional model around the shared `model.sticker_encoder` layer (compiled predict)."""
         if self._encoder is None:
@@ -436,27 +306,6 @@ class Recommender:
         }
         return {k: np.ascontiguousarray(v) for k, v in inputs.items()}, n
 
-    def example_inputs(self, split: str, position: int):
-        """The encoded pieces of the `position`-th example of a corpus split.
-
-        Returns a dict with `context`, `history_context`, `history_ids`,
-        `history_mask`, `candidate_ids` (the split's fixed candidates) and
-        `label` (slot of the ground truth), as the training pipeline sees them.
-        """
-        data = self.corpus.split(split)
-        history = data.history[position]
-        mask = history >= 0
-        rows = np.where(mask, history, 0)
-        history_context = self.corpus.contexts[rows] * mask[:, None, None]
-        return {
-            "context": self.corpus.contexts[data.index[position]],
-            "history_context": history_context.astype(np.int32),
-            "history_ids": [int(i) for i in self.corpus.selected[rows][mask]],
-            "history_mask": mask,
-            "candidate_ids": [int(i) for i in data.candidate_ids[position]],
-            "label": int(data.label[position]),
-        }
-
     def score_split(self, split: str = "test", batch_size: int = MATCH_BATCH, max_examples: Optional[int] = None) -> np.ndarray:
         """Scores the fixed candidates of every example of a split with the cache.
 
@@ -471,11 +320,10 @@ class Recommender:
         for start in range(0, n, batch_size):
             end = min(n, start + batch_size)
             history = data.history[start:end]
-            mask = history >= 0
-            rows = np.where(mask, history, 0)
-            history_context = (self.corpus.contexts[rows] * mask[..., None, None]).astype(np.int32)
+            mask = features_lib.history_mask(history)
+            history_context = features_lib.history_context(self.corpus, history)
             candidates = data.candidate_ids[start:end]
-            history_ids = self.corpus.selected[rows]
+            history_ids = features_lib.history_sticker_ids(self.corpus, history)
             b, c = candidates.shape
             maps, vectors = self.sticker_features([int(i) for i in candidates.reshape(-1)] + [int(i) for i in history_ids[mask]])
             d = vectors.shape[-1]

@@ -26,7 +26,7 @@ def read_user_history(path: str) -> List[Tuple[List[str], int]]:
     """Reads a user history file (format in the module docstring) -> `[(utterances, sticker_id), ...]`."""
     from stickerchat.serving.recommender import RecommenderError, parse_sticker_id
 
-    from stickerchat.data.corpus import decode_line
+    from stickerchat.data.release import decode_line
     from stickerchat.data.errors import DataError
 
     history = []

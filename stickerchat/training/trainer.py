@@ -249,6 +249,11 @@ def train(
     resumed_intervals = backup["epoch"] if backup else 0
     progress_bar = bool(verbose) and sys.stdout.isatty()
 
+    def validation_dataset():
+        return pipeline.make_dataset(
+            corpus, "val", config.data, batch_size=config.train.batch_size, training=False, with_meta=True
+        )
+
     with dtype_policy(config.train.mixed_precision):
         keras.utils.set_random_seed(config.data.seed)
         with strategy.scope():
@@ -257,7 +262,9 @@ def train(
         train_ds = pipeline.make_dataset(
             corpus,
             "train",
-            config,
+            config.data,
+            batch_size=config.train.batch_size,
+            shuffle_buffer=config.train.shuffle_buffer,
             training=True,
             repeat=True,
             unique_stickers=unique,
@@ -270,14 +277,14 @@ def train(
             task.optimizer.build(task.trainable_variables)
 
         if on_validation is None and config.train.attention_images:
-            val_batch = next(iter(pipeline.make_dataset(corpus, "val", config, training=False, with_meta=True)))
+            val_batch = next(iter(validation_dataset()))
             on_validation = AttentionSummaries(config, val_batch, num_examples=config.train.attention_images)
         non_finite = callbacks_lib.NonFiniteLoss()
         callbacks = [
             non_finite,
             callbacks_lib.TrainSummaries(model_dir, config.train.log_every),
             callbacks_lib.RankingValidation(
-                lambda: pipeline.make_dataset(corpus, "val", config, training=False, with_meta=True),
+                validation_dataset,
                 model_dir,
                 max_batches=eval_batches,
                 seed=config.data.seed,
@@ -317,7 +324,7 @@ def train(
             )
             step = int(task.optimizer.iterations.numpy())
             callbacks_lib.save_best(task.model, model_dir, {"step": step, "final_model": True})
-    predictions = scoring.score_split(run.load_model(), corpus, config, "test")
+    predictions = scoring.score_split(run.load_model(), corpus, "test", batch_size=config.train.batch_size)
     result = scoring.write_evaluation(model_dir, predictions, seed=config.data.seed)
     if verbose:
         print(f"test: {scoring.format_metrics(result)}", flush=True)

@@ -50,13 +50,6 @@ def test_deterministic_from_seed_and_released_layout(tmp_path):
     assert corpus.num_examples("train") == 120 and not corpus.skipped
 
 
-def test_ceiling_orders_rankers():
-    ceiling = demo.demo_ceiling(demo.DemoSpec(seed=0, **SMALL))
-    assert abs(ceiling["random"]["R10@1"] - 0.1) < 1e-6
-    assert ceiling["random"]["R10@1"] < ceiling["text_only"]["R10@1"] < ceiling["history_true_preferences"]["R10@1"]
-    assert "history_from_history" in demo.format_ceiling(ceiling)
-
-
 def test_draw_sticker_shows_emotion_and_accessory():
     style = {"background": (200, 200, 200), "face": (230, 230, 230), "outline": (0, 0, 0), "shape": 0}
     base, _ = demo.draw_sticker(style, 0, 0, 64)

@@ -126,7 +126,7 @@ def test_stats_report_exact_duplicates_within_and_across_splits(tmp_path):
     c = tiny.example(["foo"], 7, tiny.SET_A, tiny.STICKERS_A[2])
     root = tiny.write_tiny_corpus(tmp_path / "d", train_lines=[a, b, a, a], val_lines=[c, c], test_lines=[b, c])
     corpus = _load(root, tmp_path)
-    dup = corpus.duplicates()
+    dup = stats.duplicates(corpus)
     assert dup["train"] == {"within": 2, "in_val": 0, "in_test": 1}
     assert dup["val"] == {"within": 1, "in_train": 0, "in_test": 2}
     assert dup["test"] == {"within": 0, "in_train": 1, "in_val": 1}

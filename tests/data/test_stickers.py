@@ -93,7 +93,7 @@ def test_store_packs_once_and_reads_rows(tmp_path):
     assert got.shape == (2, 2, 8, 8, 3)
     np.testing.assert_array_equal(got[0, 0], images[12])
     assert (got[0, 1] == 0).all()
-    np.testing.assert_array_equal(np.asarray(store.images[1]), images[11])
+    np.testing.assert_array_equal(np.load(store.path, mmap_mode="r")[1], images[11])
     # A changed file gives a new pack.
     np.save(set_dir / "10.npy", np.zeros((9, 9, 3), np.uint8))
     changed = StickerStore.build(str(data), stickers, 8, str(tmp_path / "cache"), verbose=False)

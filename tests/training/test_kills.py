@@ -162,9 +162,9 @@ def test_skip_batches_continues_the_seeded_order(tmp_path):
 
     cfg = _config()
     corpus = data_lib.load_corpus(None, cfg.data, verbose=False)
-    kw = dict(training=True, repeat=True, with_meta=True, batch_size=8)
-    whole = [m["example"].numpy().tolist() for _, _, m in pipeline.make_dataset(corpus, "train", cfg, **kw).take(7)]
-    later = [m["example"].numpy().tolist() for _, _, m in pipeline.make_dataset(corpus, "train", cfg, skip_batches=4, **kw).take(3)]
+    kw = dict(training=True, repeat=True, with_meta=True, batch_size=8, shuffle_buffer=cfg.train.shuffle_buffer)
+    whole = [m["example"].numpy().tolist() for _, _, m in pipeline.make_dataset(corpus, "train", cfg.data, **kw).take(7)]
+    later = [m["example"].numpy().tolist() for _, _, m in pipeline.make_dataset(corpus, "train", cfg.data, skip_batches=4, **kw).take(3)]
     assert later == whole[4:]
 
 

@@ -1,0 +1,21 @@
+"""The demo corpus's ceilings: ideal rankers scored with the evaluation metrics."""
+
+from stickerchat.data import demo
+from stickerchat.evaluation import ceilings
+
+SMALL = dict(num_train=120, num_val=30, num_test=30, num_sets=4, num_users=8, npy_size=48)
+
+
+def test_ceiling_orders_rankers():
+    ceiling = ceilings.demo_ceiling(demo.DemoSpec(seed=0, **SMALL))
+    assert abs(ceiling["random"]["R10@1"] - 0.1) < 1e-6
+    assert abs(ceiling["random"]["MAP"] - 0.2929) < 1e-6  # (1/10) sum 1/k: ties at their expected rank
+    assert ceiling["random"]["R10@1"] < ceiling["text_only"]["R10@1"] < ceiling["history_true_preferences"]["R10@1"]
+    assert "history_from_history" in ceilings.format_ceiling(ceiling)
+
+
+def test_default_corpus_ceiling_is_the_published_one():
+    ceiling = ceilings.demo_ceiling(demo.generate(demo.DemoSpec(seed=0)))
+    assert ceiling["text_only"] == {"R10@1": 0.5957, "R10@2": 0.859, "R10@5": 0.9275, "MAP": 0.7564}
+    assert ceiling["history_true_preferences"]["R10@1"] == 0.7877
+    assert ceiling["history_from_history"]["MAP"] == 0.8718
