@@ -1,5 +1,9 @@
 """The demo corpus's ceilings: ideal rankers scored with the evaluation metrics."""
 
+import os
+import subprocess
+import sys
+
 from stickerchat.data import demo
 from stickerchat.evaluation import ceilings
 
@@ -19,3 +23,14 @@ def test_default_corpus_ceiling_is_the_published_one():
     assert ceiling["text_only"] == {"R10@1": 0.5957, "R10@2": 0.859, "R10@5": 0.9275, "MAP": 0.7564}
     assert ceiling["history_true_preferences"]["R10@1"] == 0.7877
     assert ceiling["history_from_history"]["MAP"] == 0.8718
+
+
+def test_the_demo_command_prints_the_ceilings(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args = [f"--{k}={v}" for k, v in SMALL.items()]
+    proc = subprocess.run(
+        [sys.executable, "-m", "stickerchat.data.demo", f"--out={tmp_path / 'demo'}", *args],
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=root), timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "history_true_preferences" in proc.stdout and "expected test metrics of ideal rankers" in proc.stdout

@@ -26,7 +26,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from stickerchat.data.demo import EMOTIONS, DemoCorpus, DemoSpec, generate
+from stickerchat.data.demo import EMOTIONS, DemoSpec, generate
 from stickerchat.evaluation import metrics as metrics_lib
 
 CEILING_METRICS = ("R10@1", "R10@2", "R10@5", "MAP")
@@ -65,7 +65,8 @@ def demo_ceiling(
         {ranker: {"R10@1", "R10@2", "R10@5", "MAP"}} for `random`, `text_only`,
         `history_from_history` and `history_true_preferences`.
     """
-    corpus = spec_or_corpus if isinstance(spec_or_corpus, DemoCorpus) else generate(spec_or_corpus or DemoSpec())
+    # Duck-typed: `python -m stickerchat.data.demo` passes the DemoCorpus of its `__main__` module.
+    corpus = spec_or_corpus if hasattr(spec_or_corpus, "latent") else generate(spec_or_corpus or DemoSpec())
     spec = corpus.spec
     rng = np.random.default_rng([seed, 12345])
     recent: Dict[int, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=history_len))
