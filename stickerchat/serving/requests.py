@@ -15,6 +15,7 @@ import numpy as np
 
 from stickerchat import specs
 from stickerchat.data import features as features_lib
+from stickerchat.data.release import parse_id
 
 StickerId = Union[int, str]
 History = Sequence[Tuple[Sequence[str], StickerId]]
@@ -29,14 +30,12 @@ class UnknownWordsWarning(UserWarning):
 
 
 def parse_sticker_id(value) -> int:
-    """An exact int sticker id from an int or a string of digits (never via float); `corpus.parse_id`.
+    """An exact int sticker id from an int or a string of digits (never via float): `release.parse_id`.
 
     Raises:
         RecommenderError: floats, booleans, non-numeric strings and ids
             outside the 64-bit range.
     """
-    from stickerchat.data.release import parse_id
-
     try:
         return parse_id(value, "sticker id")
     except TypeError as e:
