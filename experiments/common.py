@@ -81,6 +81,11 @@ def base_overrides() -> dict:
     }
 
 
+def run_config(model_name: str, **overrides):
+    """The `Config` of one run: the script's flags (`base_overrides`), then `overrides`."""
+    return sc_flags.resolve_config(FLAGS.preset, FLAGS.data_dir, model_name, **{**base_overrides(), **overrides})
+
+
 def run_dir(name: str) -> str:
     return os.path.join(FLAGS.out_dir, name)
 
@@ -94,7 +99,7 @@ def train_or_reuse(name: str, model_name: str, callbacks=(), **overrides) -> Tup
     """
     from stickerchat.training import trainer
 
-    cfg = sc_flags.resolve_config(FLAGS.preset, FLAGS.data_dir, model_name, **{**base_overrides(), **overrides})
+    cfg = run_config(model_name, **overrides)
     model_dir = run_dir(name)
     run = RunDir(model_dir)
     if os.path.exists(run.metrics_file()):

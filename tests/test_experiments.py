@@ -56,6 +56,12 @@ def test_every_experiment_script(tmp_path):
     run("experiments.takeoff", out, "--models=srs", "--seeds=0", "--out_dir=" + str(tmp_path / "fresh"))
     fresh = json.load(open(os.path.join(tmp_path, "fresh", "takeoff.json")))["runs"]
     assert fresh[0]["recorded"] and os.path.exists(os.path.join(tmp_path, "fresh", "srs-seed0", "step_losses.json"))
+    # Screening: one step recorded, no test metrics, and no run left behind that could be reused as a finished one.
+    screen = tmp_path / "screen"
+    run("experiments.takeoff", out, "--models=srs", "--seeds=0", "--stop_after=1", "--out_dir=" + str(screen))
+    screened = json.load(open(screen / "takeoff.json"))["runs"]
+    assert screened[0]["steps"] == 1 and "MAP" not in screened[0] and not (screen / "srs-seed0").exists()
+    assert "| srs | 0 | not in the first 1 steps |" in (screen / "takeoff.md").read_text()
     run("experiments.classification", out)
     cls = json.load(open(os.path.join(out, "classification.json")))
     assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))
