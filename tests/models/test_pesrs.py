@@ -8,14 +8,7 @@ import tensorflow as tf
 
 from stickerchat import config as config_lib
 from stickerchat import specs
-from stickerchat.models import (
-    CANDIDATE_STICKER_MAP,
-    CANDIDATE_STICKER_VECTOR,
-    HISTORY_STICKER_VECTOR,
-    PESRS,
-    build_model,
-    losses,
-)
+from stickerchat.models import PESRS, build_model, losses, matcher_inputs
 from testing import TestCase, pad_batch, random_batch, random_targets, scores_under_backend, to_numpy
 
 
@@ -116,19 +109,19 @@ class TestPESRS(TestCase):
         config = _config()
         model = build_model("pesrs", config, return_attention=True)
         batch = _batch(config, seed=8, min_history=1)
-        candidate_map, candidate_vector = model.encode_stickers(batch[specs.CANDIDATE_IMAGES])
-        _, history_vector = model.encode_stickers(batch[specs.HISTORY_IMAGES])
+        candidate_map, candidate_vector = model.sticker_encoder(batch[specs.CANDIDATE_IMAGES])
+        _, history_vector = model.sticker_encoder(batch[specs.HISTORY_IMAGES])
         # Keras layers take all-tensor (or all-numpy) nested inputs.
         tensor = keras.ops.convert_to_tensor
         matched = model.matcher(
-            {
-                specs.CONTEXT: tensor(batch[specs.CONTEXT]),
-                CANDIDATE_STICKER_MAP: candidate_map,
-                CANDIDATE_STICKER_VECTOR: candidate_vector,
-                specs.HISTORY_CONTEXT: tensor(batch[specs.HISTORY_CONTEXT]),
-                HISTORY_STICKER_VECTOR: history_vector,
-                specs.HISTORY_MASK: tensor(batch[specs.HISTORY_MASK]),
-            }
+            matcher_inputs(
+                tensor(batch[specs.CONTEXT]),
+                candidate_map,
+                candidate_vector,
+                tensor(batch[specs.HISTORY_CONTEXT]),
+                history_vector,
+                tensor(batch[specs.HISTORY_MASK]),
+            )
         )
         full = model(batch)
         for name in (specs.SCORES, specs.MEMORY_WEIGHTS, specs.STICKER_ATTENTION):
@@ -223,7 +216,7 @@ class TestUniqueStickers(TestCase):
         config = _config(dropout=0.0)
         model = build_model(name, config, return_attention=True)
         full, unique = _with_repeated_stickers(config)
-        if not model.use_memory:
+        if not model.reads_history:
             del unique[specs.HISTORY_SLOTS]  # SRS does not read the history images
         self._check(model, config, full, unique, training=True)
 
