@@ -81,7 +81,7 @@ def main(argv):
     del argv
     import numpy as np
 
-    from stickerchat.flags import resolve_config
+    from stickerchat.cli.flags import resolve_config
     from stickerchat.serving import catalogue as catalogue_lib
     from stickerchat.serving.index import ExactIndex, HNSWIndex
     from stickerchat.training import trainer

@@ -58,8 +58,8 @@ def main(argv):
 
     from stickerchat import specs
     from stickerchat.data import pipeline
-    from stickerchat.flags import resolve_config
-    from stickerchat.recommender import Recommender
+    from stickerchat.cli.flags import resolve_config
+    from stickerchat.serving.recommender import Recommender
     from stickerchat.training import trainer
 
     model_dir = FLAGS.bench_model_dir
@@ -88,7 +88,7 @@ def main(argv):
     cached.precompute()
     fill = time.perf_counter() - start
 
-    from stickerchat.recommender import MAX_ROW_FACTOR
+    from stickerchat.serving.recommender import MAX_ROW_FACTOR
 
     c = cached.config
     rows = [
@@ -101,7 +101,7 @@ def main(argv):
     ]
     if len(every) < 1000:
         raise SystemExit(f"the model's corpus has {len(every)} stickers; 1,000 distinct candidates are needed")
-    from stickerchat.recommender import MATCH_BATCH, predict_in_blocks
+    from stickerchat.serving.recommender import MATCH_BATCH, predict_in_blocks
 
     for n in (10, 50, 1000):
         candidates = every[:n]

@@ -20,7 +20,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments import common
-from stickerchat.predictions import read_predictions
+from stickerchat.evaluation.predictions import read_predictions
 
 flags.DEFINE_string("model", "pesrs", "Model whose emoji head is evaluated.")
 common.define_flags("results/classification")

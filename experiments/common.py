@@ -17,8 +17,8 @@ import numpy as np
 
 from absl import flags
 
-from stickerchat import compare
-from stickerchat import flags as sc_flags
+from stickerchat.evaluation import compare
+from stickerchat.cli import flags as sc_flags
 
 FLAGS = flags.FLAGS
 

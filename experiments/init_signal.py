@@ -25,7 +25,7 @@ from absl import app, flags
 
 from experiments import common
 from stickerchat import data as data_lib
-from stickerchat import flags as sc_flags
+from stickerchat.cli import flags as sc_flags
 from stickerchat import specs
 from stickerchat.data import pipeline
 from stickerchat.models import build_model

@@ -23,8 +23,8 @@ import numpy as np
 from absl import app, flags
 
 from experiments import common
-from stickerchat import metrics as metrics_lib
-from stickerchat.predictions import read_predictions
+from stickerchat.evaluation import metrics as metrics_lib
+from stickerchat.evaluation.predictions import read_predictions
 
 flags.DEFINE_string("model", "srs", "Model whose R10@1 is binned (the paper: SRS).")
 flags.DEFINE_integer("bins", 5, "Number of similarity groups.")

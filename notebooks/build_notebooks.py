@@ -34,7 +34,7 @@ QUICKSTART = [
     ),
     new_markdown_cell("## Train\n`trainer.train` writes `config.json`, `model.keras`, `metrics.json` and `predictions.tsv` into `MODEL_DIR` and returns the test metrics."),
     new_code_cell(
-        "from stickerchat.flags import resolve_config\n"
+        "from stickerchat.cli.flags import resolve_config\n"
         "from stickerchat.training import trainer\n\n"
         'config = resolve_config(PRESET, None, "pesrs", train_steps=TRAIN_STEPS, eval_every=TRAIN_STEPS, eval_batches=2)\n'
         "test_metrics = trainer.train(config, MODEL_DIR, verbose=0)\n"
@@ -50,7 +50,7 @@ QUICKSTART = [
         "The sticker encoder runs once per sticker; later rankings reuse the cached features."
     ),
     new_code_cell(
-        "from stickerchat import Recommender, explain\n\n"
+        "from stickerchat import Recommender\nfrom stickerchat.serving import explain\n\n"
         "rec = Recommender.from_model_dir(MODEL_DIR)\n"
         'dialog = ["are you coming to the party tonight ?", "yes ! i am so happy"]\n'
         "sticker_set = list(rec.corpus.sticker_sets)[0]\n"
@@ -84,7 +84,7 @@ HEATMAPS = [
     ),
     new_code_cell(
         "import matplotlib.pyplot as plt\n"
-        "from stickerchat import Recommender, explain\n\n"
+        "from stickerchat import Recommender\nfrom stickerchat.serving import explain\n\n"
         "rec = Recommender.from_model_dir(MODEL_DIR)\n"
         "examples = explain.pick_examples(rec, SPLIT, NUM_EXAMPLES)\n"
         "examples"

@@ -12,7 +12,7 @@ __all__ = ["Recommender"]
 
 def __getattr__(name):
     if name == "Recommender":
-        from stickerchat.recommender import Recommender
+        from stickerchat.serving.recommender import Recommender
 
         return Recommender
     raise AttributeError(f"module 'stickerchat' has no attribute {name!r}")

@@ -24,9 +24,10 @@ from __future__ import annotations
 import os
 import sys
 
-from stickerchat import cli, runfiles
+from stickerchat.cli import runner
+from stickerchat.rundir import runfiles
 
-cli.quiet_tensorflow()
+runner.quiet_tensorflow()
 
 from absl import app, flags  # noqa: E402
 
@@ -63,7 +64,8 @@ def compare_with_training(model_dir: str, result: dict) -> tuple:
 
 def evaluate(model_dir: str, data_dir=None, split: str = "test", batch_size=None, verbose: bool = True) -> dict:
     from stickerchat import data as data_lib
-    from stickerchat.training import evaluation, trainer
+    from stickerchat.evaluation import scoring
+    from stickerchat.training import trainer
 
     config = trainer.load_run_config(model_dir)
     if data_dir is not None:
@@ -74,9 +76,9 @@ def evaluate(model_dir: str, data_dir=None, split: str = "test", batch_size=None
     corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=verbose)
     predictions = trainer.evaluate_model_file(model_path, corpus, config, split, batch_size=batch_size)
     prefix = output_prefix(split)
-    result = evaluation.write_evaluation(model_dir, predictions, seed=config.data.seed, prefix=prefix)
+    result = scoring.write_evaluation(model_dir, predictions, seed=config.data.seed, prefix=prefix)
     if verbose:
-        print(f"{split}: {evaluation.format_metrics(result)}")
+        print(f"{split}: {scoring.format_metrics(result)}")
         print(f"wrote {model_dir}/{prefix}predictions.tsv and {model_dir}/{prefix}metrics.json")
     if split == "test":
         same, differences = compare_with_training(model_dir, result)
@@ -118,7 +120,7 @@ def main(argv):
 
 
 def run():
-    cli.run(main)
+    runner.run(main)
 
 
 if __name__ == "__main__":

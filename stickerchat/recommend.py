@@ -30,66 +30,21 @@ sticker id written as a float (`1.2e17`, `5.0`) is rejected. Blank lines are
 ignored. Only the last `history_len` lines are used.
 
 Sticker features are cached in `model_dir/sticker_features.npz` (see
-`stickerchat.recommender`; `--cache_file=` with an empty value disables the
+`stickerchat.serving.feature_cache`; `--cache_file=` with an empty value disables the
 file, `--cache_file=PATH` puts it elsewhere).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from typing import List, Tuple
 
-from stickerchat import cli
+from stickerchat.cli import runner
 
-cli.quiet_tensorflow()
+runner.quiet_tensorflow()
 
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-
-
-class HistoryFileError(ValueError):
-    """A malformed user history file (the message names the file and line)."""
-
-
-def read_user_history(path: str) -> List[Tuple[List[str], int]]:
-    """Reads a user history file (format in the module docstring) -> `[(utterances, sticker_id), ...]`."""
-    from stickerchat.recommender import RecommenderError, parse_sticker_id
-
-    from stickerchat.data.corpus import decode_line
-    from stickerchat.data.errors import DataError
-
-    history = []
-    if not os.path.isfile(path):
-        raise HistoryFileError(f"{path}: user history file not found")
-    with open(path, "rb") as f:
-        for line_number, raw in enumerate(f, start=1):
-            where = f"{path}:{line_number}"
-            try:
-                line = decode_line(raw, path, line_number, "malformed_history_line")
-            except DataError as e:
-                raise HistoryFileError(str(e)) from None
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HistoryFileError(f"{where}: not JSON: {e}") from None
-            except RecursionError:
-                raise HistoryFileError(f"{where}: not JSON: nested too deeply") from None
-            if not isinstance(item, dict) or "context" not in item or "sticker_id" not in item:
-                raise HistoryFileError(f'{where}: expected {{"context": [utterances], "sticker_id": id}}, got {line.strip()!r}')
-            context = item["context"]
-            if not isinstance(context, list) or not all(isinstance(u, str) for u in context):
-                raise HistoryFileError(f"{where}: 'context' must be a list of strings")
-            try:
-                sticker_id = parse_sticker_id(item["sticker_id"])
-            except RecommenderError as e:
-                raise HistoryFileError(f"{where}: {e}") from None
-            history.append((context, sticker_id))
-    return history
 
 
 def define_flags():
@@ -119,8 +74,8 @@ def format_ranking(ranking, sticker_set_of=None, labels=None) -> str:
 
 def write_contact_sheet(path: str, rec, ranking) -> None:
     """Draws the ranked stickers (best first) with rank, score and emoji into a PNG file, atomically."""
-    from stickerchat.runfiles import atomic_path
-    from stickerchat.visualize import contact_sheet, emoji_caption
+    from stickerchat.rundir.runfiles import atomic_path
+    from stickerchat.evaluation.visualize import contact_sheet, emoji_caption
 
     images = [rec.corpus.sticker_image(i) for i, _ in ranking]
     captions = [f"#{k} {score:.3f} {emoji_caption(rec.sticker_label(i))}" for k, (i, score) in enumerate(ranking, 1)]
@@ -133,7 +88,9 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]} (quote each utterance: --dialog \"...\")")
     import warnings
 
-    from stickerchat.recommender import Recommender, RecommenderError, default_cache_file
+    from stickerchat.serving.feature_cache import default_cache_file
+    from stickerchat.serving.recommender import Recommender, RecommenderError
+    from stickerchat.serving.user_history import HistoryFileError, read_user_history
 
     if FLAGS.sticker_set is not None and FLAGS.candidates:
         raise app.UsageError("give --sticker_set or --candidates, not both")
@@ -171,8 +128,8 @@ def main(argv):
         for warning in caught:
             print(f"warning: {warning.message}", file=sys.stderr)
     except (RecommenderError, HistoryFileError) as e:
-        print(f"error: {cli.one_line(e)}", file=sys.stderr)
-        raise SystemExit(cli.EXIT_USER_ERROR)
+        print(f"error: {runner.one_line(e)}", file=sys.stderr)
+        raise SystemExit(runner.EXIT_USER_ERROR)
     print(format_ranking(ranking, rec.corpus.sticker_set_of, rec.corpus.sticker_alt))
     if FLAGS.contact_sheet:
         write_contact_sheet(FLAGS.contact_sheet, rec, ranking)
@@ -181,7 +138,7 @@ def main(argv):
 
 def run():
     define_flags()
-    cli.run(main)
+    runner.run(main)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ flags.DEFINE_integer("max_body_bytes", 64 * 1024, "Largest request body accepted
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from stickerchat.recommender import RecommenderError
+    from stickerchat.serving.recommender import RecommenderError
     from stickerchat.serving import server
     from stickerchat.serving.catalogue import CatalogueRecommender
 

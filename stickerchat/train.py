@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import os
 
-from stickerchat import cli
+from stickerchat.cli import runner
 
-cli.quiet_tensorflow()  # Before TensorFlow is imported (stickerchat.models imports Keras).
+runner.quiet_tensorflow()  # Before TensorFlow is imported (stickerchat.models imports Keras).
 
 from absl import app, flags  # noqa: E402
 
-from stickerchat import flags as sc_flags  # noqa: E402
+from stickerchat.cli import flags as sc_flags  # noqa: E402
 from stickerchat.models import MODEL_NAMES  # noqa: E402
 
 FLAGS = flags.FLAGS
 sc_flags.define_train_flags(MODEL_NAMES)
-# `--help` lists the training flags (they are defined in stickerchat.flags).
+# `--help` lists the training flags (they are defined in stickerchat.cli.flags).
 flags.adopt_module_key_flags(sc_flags)
 
 
@@ -41,7 +41,7 @@ def main(argv):
     try:
         config = sc_flags.config_from_flags()
     except ValueError as e:
-        raise cli.UserError(str(e)) from None
+        raise runner.UserError(str(e)) from None
     trainer.check_inputs(config)
     # Logical CPU devices must exist before TensorFlow initialises anything.
     from stickerchat.training import distribution
@@ -53,7 +53,7 @@ def main(argv):
 
 
 def run():
-    cli.run(main)
+    runner.run(main)
 
 
 if __name__ == "__main__":

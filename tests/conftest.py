@@ -35,7 +35,7 @@ def tiny_model_dir(tmp_path_factory):
     Used by the recommender, export and notebook tests; read-only for them
     (copy it before changing anything in it).
     """
-    from stickerchat.flags import resolve_config
+    from stickerchat.cli.flags import resolve_config
     from stickerchat.training import trainer
 
     model_dir = str(tmp_path_factory.mktemp("tiny_pesrs"))

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from stickerchat import runfiles
-from stickerchat.recommender import RecommenderError
+from stickerchat.rundir import runfiles
+from stickerchat.serving.recommender import RecommenderError
 from stickerchat.serving import catalogue as catalogue_lib
 from stickerchat.serving.catalogue import CatalogueRecommender
 from stickerchat.serving.index import ExactIndex, HNSWIndex, build_index

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stickerchat import compare
-from stickerchat.predictions import Predictions, read_predictions, write_predictions
+from stickerchat.evaluation import compare
+from stickerchat.evaluation.predictions import Predictions, read_predictions, write_predictions
 
 
 def _write(path, scores, labels, seed=0):

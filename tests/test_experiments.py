@@ -62,8 +62,8 @@ def test_every_experiment_script(tmp_path):
 
 
 def _fake_run(path, labels, boost, rng):
-    from stickerchat import metrics
-    from stickerchat.predictions import Predictions, write_predictions
+    from stickerchat.evaluation import metrics
+    from stickerchat.evaluation.predictions import Predictions, write_predictions
 
     import numpy as np
 
@@ -102,7 +102,7 @@ def test_markdown_table_marks_against_reference(tmp_path):
     import numpy as np
 
     from experiments import common
-    from stickerchat.predictions import Predictions, write_predictions
+    from stickerchat.evaluation.predictions import Predictions, write_predictions
 
     rng = np.random.default_rng(0)
     n = 300
@@ -114,7 +114,7 @@ def test_markdown_table_marks_against_reference(tmp_path):
         scores = rng.normal(size=(n, 10))
         scores[np.arange(n), labels] += boost
         write_predictions(str(d / "predictions.tsv"), Predictions(np.arange(n), [1] * n, labels, [list(range(10))] * n, scores))
-        from stickerchat import metrics
+        from stickerchat.evaluation import metrics
 
         (d / "metrics.json").write_text(json.dumps(metrics.ranking_metrics(scores, labels)))
         dirs[name] = str(d)

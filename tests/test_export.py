@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from stickerchat import export, specs
+from stickerchat import specs
+from stickerchat.serving import export
 
 
 def test_export_reproduces_keras_scores(tiny_model_dir, tmp_path):

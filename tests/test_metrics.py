@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stickerchat import metrics
+from stickerchat.evaluation import metrics
 
 RANDOM_MAP_10 = np.mean(1.0 / np.arange(1, 11))
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from stickerchat import specs
-from stickerchat.recommender import CACHE_FORMAT, FeatureCache, Recommender, RecommenderError, file_sha256
+from stickerchat.rundir.runfiles import file_sha256
+from stickerchat.serving.feature_cache import CACHE_FORMAT, FeatureCache
+from stickerchat.serving.recommender import Recommender, RecommenderError
 
 DIALOG = ["hello there", "", "how are you today ?"]
 
@@ -66,7 +68,7 @@ def test_scores_do_not_depend_on_other_candidates_or_chunking(rec):
 
 
 def test_row_width_pads_less_than_one_row_of_candidates(rec):
-    from stickerchat.recommender import MAX_ROW_FACTOR
+    from stickerchat.serving.recommender import MAX_ROW_FACTOR
 
     c = rec.num_candidates
     assert rec.row_width(1) == rec.row_width(c) == c
@@ -184,7 +186,8 @@ def test_explain_example_matches_scores_and_draws(rec):
     import matplotlib
 
     matplotlib.use("Agg")
-    from stickerchat import explain, visualize
+    from stickerchat.evaluation import visualize
+    from stickerchat.serving import explain
 
     e = explain.explain_example(rec, "test", 0)
     np.testing.assert_allclose(e.scores, rec.score_split("test", max_examples=1)[0], atol=1e-5)
@@ -247,7 +250,7 @@ def test_recommend_cli_prints_a_ranking(tiny_model_dir, rec, tmp_path):
 
 
 def test_user_history_file_format(tmp_path):
-    from stickerchat.recommend import HistoryFileError, read_user_history
+    from stickerchat.serving.user_history import HistoryFileError, read_user_history
 
     path = tmp_path / "h.jsonl"
     path.write_text('{"context": ["a b"], "sticker_id": 553524901516373034}\n{"context": [], "sticker_id": "553524901516373035"}\n')
@@ -261,7 +264,7 @@ def test_user_history_file_format(tmp_path):
 
 
 def test_rank_refuses_non_positive_top_k_and_warns_on_unknown_words(rec):
-    from stickerchat.recommender import UnknownWordsWarning
+    from stickerchat.serving.recommender import UnknownWordsWarning
 
     set_id = list(rec.corpus.sticker_sets)[0]
     everything = rec.rank(DIALOG, sticker_set=set_id)
@@ -280,7 +283,7 @@ def _cache_arrays(path):
 
 
 def _write_cache(path, arrays, recompute_checksum):
-    from stickerchat.recommender import _checksum
+    from stickerchat.serving.feature_cache import _checksum
 
     arrays = dict(arrays)
     if recompute_checksum:
@@ -339,7 +342,7 @@ def test_a_tampered_cache_is_discarded_and_rebuilt(tiny_model_dir, rec, tmp_path
 def test_cache_is_keyed_by_the_sticker_data_image_size_and_policy(tiny_model_dir, rec, tmp_path):
     """New images under the same sticker ids make the cache stale; the ranking follows the new images."""
     from stickerchat import data as data_lib
-    from stickerchat.recommender import cache_key
+    from stickerchat.serving.feature_cache import cache_key
 
     data_dir = str(tmp_path / "data")
     shutil.copytree(data_lib.demo_dir(rec.config, verbose=False), data_dir)

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from stickerchat import visualize
+from stickerchat.evaluation import visualize
 
 
 def test_upsample_keeps_constants_and_corners():

@@ -114,6 +114,6 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    from stickerchat import cli
+    from stickerchat.cli import runner
 
-    cli.run(main)
+    runner.run(main)

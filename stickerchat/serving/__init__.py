@@ -1,8 +1,13 @@
-"""Whole-catalogue recommendation: recall, rerank with the trained ranker, HTTP serving.
+"""Using a trained model: ranking, explaining, exporting and serving.
 
-`CatalogueRecommender` (recall + rerank) is in `stickerchat.serving.catalogue`,
-the recall towers in `.recall`, the top-k indexes in `.index` and the HTTP
-service in `.server` (`python -m stickerchat.serve`).
+* `recommender`: `Recommender`, ranks given candidates for raw text with the
+  sticker features cached (`feature_cache`).
+* `explain`: the attentions behind one ranking, for `evaluation.visualize`.
+* `user_history`: a user's history as a JSON Lines file.
+* `export`: the model as a TensorFlow SavedModel (`python -m stickerchat.export`).
+* `catalogue`: `CatalogueRecommender`, whole-catalogue recall + rerank, the
+  recall towers in `recall`, the top-k indexes in `index`, the HTTP service
+  in `server` (`python -m stickerchat.serve`).
 """
 
 

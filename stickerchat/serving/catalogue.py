@@ -51,14 +51,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from stickerchat import runfiles
-from stickerchat.recommender import (
+from stickerchat.rundir import runfiles
+from stickerchat.rundir.runfiles import file_sha256
+from stickerchat.serving.feature_cache import default_cache_file
+from stickerchat.serving.recommender import (
     MATCH_BATCH,
     History,
     Recommender,
     RecommenderError,
-    default_cache_file,
-    file_sha256,
     predict_in_blocks,
 )
 

@@ -43,7 +43,7 @@ import concurrent.futures
 import json
 from typing import Optional
 
-from stickerchat.recommender import RecommenderError
+from stickerchat.serving.recommender import RecommenderError
 
 MAX_EXACT_JSON_INT = 2**53 - 1
 DEFAULT_MAX_BODY_BYTES = 64 * 1024

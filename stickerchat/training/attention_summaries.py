@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from stickerchat import specs, visualize
+from stickerchat import specs
+from stickerchat.evaluation import visualize
 from stickerchat.models import build_model
 
 

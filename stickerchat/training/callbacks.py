@@ -11,8 +11,8 @@ from typing import Callable, Optional
 import keras
 import tensorflow as tf
 
-from stickerchat import runfiles
-from stickerchat.training import evaluation
+from stickerchat.evaluation import scoring
+from stickerchat.rundir import runfiles
 
 BEST_MODEL = "model.keras"
 BEST_STATE = "best.json"
@@ -191,8 +191,8 @@ class RankingValidation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         model = self.model.model
         step = int(self.model.optimizer.iterations.numpy())
-        preds = evaluation.predict_dataset(model, self.dataset_fn(), self.max_batches)
-        result = evaluation.metrics_of(preds, seed=self.seed)
+        preds = scoring.predict_dataset(model, self.dataset_fn(), self.max_batches)
+        result = scoring.metrics_of(preds, seed=self.seed)
         with self.writer.as_default(step=step):
             for key in ("MAP", "MRR", "R10@1", "R10@2", "R10@5", "R2@1"):
                 tf.summary.scalar(key, result[key])
@@ -211,7 +211,7 @@ class RankingValidation(keras.callbacks.Callback):
             lead = "\n" if self.progress_bar else ""
             of = f"/{self.total_steps}" if self.total_steps else ""
             loss = f" loss {float(logs['loss']):.4f}" if logs and "loss" in logs else ""
-            print(f"{lead}step {step}{of}{loss} validation: {evaluation.format_metrics(result)}{mark}", flush=True)
+            print(f"{lead}step {step}{of}{loss} validation: {scoring.format_metrics(result)}{mark}", flush=True)
 
     def on_train_end(self, logs=None):
         self.writer.close()

@@ -30,7 +30,7 @@ what the experiment scripts call. It
    scores the test split and writes `predictions.tsv`, then `metrics.json`
    (which marks the run complete).
 
-Every file is written atomically (`stickerchat.runfiles`). Keras "epochs" in
+Every file is written atomically (`stickerchat.rundir.runfiles`). Keras "epochs" in
 the progress bar are validation intervals of `eval_every` steps; when stdout
 is not a terminal there is no progress bar, one line per interval instead.
 """
@@ -47,11 +47,12 @@ import keras
 
 from stickerchat import config as config_lib
 from stickerchat import data as data_lib
-from stickerchat import runfiles
 from stickerchat.data import pipeline
+from stickerchat.evaluation import scoring
 from stickerchat.models import build_model, resolve_model_config
+from stickerchat.rundir import runfiles
 from stickerchat.training import callbacks as callbacks_lib
-from stickerchat.training import distribution, evaluation
+from stickerchat.training import distribution
 from stickerchat.training.attention_summaries import AttentionSummaries
 from stickerchat.training.task import RankingTask
 
@@ -215,7 +216,7 @@ def evaluate_model_file(model_path: str, corpus, config: config_lib.Config, spli
     dataset = pipeline.make_dataset(
         corpus, split, config, training=False, batch_size=batch_size or config.train.batch_size, with_meta=True
     )
-    return evaluation.predict_dataset(model, dataset)
+    return scoring.predict_dataset(model, dataset)
 
 
 def train(
@@ -238,7 +239,7 @@ def train(
     if done is not None:
         if verbose:
             print(
-                f"{model_dir} holds a complete run of this configuration (test: {evaluation.format_metrics(done)}); "
+                f"{model_dir} holds a complete run of this configuration (test: {scoring.format_metrics(done)}); "
                 "nothing to do. Use a new --model_dir to train again.",
                 flush=True,
             )
@@ -325,9 +326,9 @@ def train(
             step = int(task.optimizer.iterations.numpy())
             callbacks_lib.save_best(task.model, model_dir, {"step": step, "final_model": True})
     predictions = evaluate_model_file(model_path, corpus, config, "test")
-    result = evaluation.write_evaluation(model_dir, predictions, seed=config.data.seed)
+    result = scoring.write_evaluation(model_dir, predictions, seed=config.data.seed)
     if verbose:
-        print(f"test: {evaluation.format_metrics(result)}", flush=True)
+        print(f"test: {scoring.format_metrics(result)}", flush=True)
         print(f"wrote {model_dir}/predictions.tsv and {model_dir}/metrics.json", flush=True)
     return result
 

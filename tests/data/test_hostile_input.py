@@ -141,8 +141,8 @@ def test_stats_report_exact_duplicates_within_and_across_splits(tmp_path):
 
 
 def test_user_history_file_hostile_input(tmp_path):
-    from stickerchat.recommend import HistoryFileError, read_user_history
-    from stickerchat.recommender import RecommenderError, parse_sticker_id
+    from stickerchat.serving.user_history import HistoryFileError, read_user_history
+    from stickerchat.serving.recommender import RecommenderError, parse_sticker_id
 
     path = tmp_path / "history.jsonl"
     path.write_bytes(b'{"context": ["hi"], "sticker_id": 5}\n{"context": ["h\xffi"], "sticker_id": 6}\n')

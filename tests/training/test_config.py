@@ -5,7 +5,7 @@ import json
 import pytest
 
 from stickerchat import config as config_lib
-from stickerchat import flags as sc_flags
+from stickerchat.cli import flags as sc_flags
 
 
 @pytest.mark.parametrize("name", sorted(config_lib.PRESETS))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stickerchat import flags as sc_flags
+from stickerchat.cli import flags as sc_flags
 from stickerchat.training import trainer
 from tests.data.history_only import write_history_only_corpus
 

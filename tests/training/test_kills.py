@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from stickerchat import flags as sc_flags
-from stickerchat import runfiles
+from stickerchat.cli import flags as sc_flags
+from stickerchat.rundir import runfiles
 from stickerchat.training import callbacks as callbacks_lib
 from stickerchat.training import trainer
 
@@ -86,11 +86,11 @@ def test_kill_while_writing_the_backup_resumes_from_the_last_complete_one(tmp_pa
 def test_kill_while_saving_the_model_leaves_the_previous_complete_file(tmp_path, monkeypatch):
     import itertools
 
-    from stickerchat.training import evaluation
+    from stickerchat.evaluation import scoring
 
     model_dir = str(tmp_path / "run")
     improving = itertools.count(1)
-    metrics_of = evaluation.metrics_of
+    metrics_of = scoring.metrics_of
     # Every validation is the best so far, so the second one saves model.keras again: it is killed then.
     monkeypatch.setattr(evaluation, "metrics_of", lambda p, seed=0: dict(metrics_of(p, seed), MAP=next(improving)))
     _cut_short(monkeypatch, "save", at_call=2)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stickerchat import flags as sc_flags
+from stickerchat.cli import flags as sc_flags
 from stickerchat.training import trainer
 from stickerchat.training.callbacks import StepLosses, takeoff_step
 

@@ -62,7 +62,7 @@ def test_train_writes_every_file(trained):
     import stickerchat.models  # noqa: F401  (registers the model classes, as a user's loading code must)
     from stickerchat import config as config_lib
     from stickerchat import specs
-    from stickerchat.predictions import read_predictions
+    from stickerchat.evaluation.predictions import read_predictions
 
     model_dir, stdout, _ = trained
     assert "test: MAP" in stdout
@@ -137,7 +137,7 @@ def test_resume_continues_at_its_step(tmp_path):
     """A run killed after its first validation resumes from there with the same step count."""
     import keras
 
-    from stickerchat import flags as sc_flags
+    from stickerchat.cli import flags as sc_flags
     from stickerchat.training import trainer
 
     cfg = sc_flags.resolve_config(
@@ -176,7 +176,7 @@ def test_unique_stickers_train_the_same_model(tmp_path, model_name):
     """Training on de-duplicated stickers takes the same steps as encoding every slot."""
     import keras
 
-    from stickerchat import flags as sc_flags
+    from stickerchat.cli import flags as sc_flags
     from stickerchat.training import trainer
 
     class Losses(keras.callbacks.Callback):
@@ -186,7 +186,7 @@ def test_unique_stickers_train_the_same_model(tmp_path, model_name):
         def on_train_batch_end(self, batch, logs=None):
             self.losses.append(float(logs["loss"]))
 
-    from stickerchat.predictions import read_predictions
+    from stickerchat.evaluation.predictions import read_predictions
 
     runs = {}
     for unique in (True, False):
@@ -221,7 +221,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
 
 def test_mixed_bfloat16_run_reloads_in_bf16(tmp_path):
     """evaluate (which loads like recommend and export) reproduces a bf16 run's test metrics exactly."""
-    from stickerchat.predictions import read_predictions
+    from stickerchat.evaluation.predictions import read_predictions
 
     model_dir = str(tmp_path / "bf16")
     run_module(

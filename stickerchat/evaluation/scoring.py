@@ -7,10 +7,10 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from stickerchat import metrics as metrics_lib
-from stickerchat import runfiles
+from stickerchat.evaluation import metrics as metrics_lib
+from stickerchat.rundir import runfiles
 from stickerchat import specs
-from stickerchat.predictions import Predictions, write_predictions
+from stickerchat.evaluation.predictions import Predictions, write_predictions
 
 
 def predict_dataset(model, dataset, max_batches: Optional[int] = None) -> Predictions:

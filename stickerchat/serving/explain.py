@@ -1,11 +1,11 @@
-"""What the model looked at for one dialog: attentions ready for `stickerchat.visualize`.
+"""What the model looked at for one dialog: attentions ready for `stickerchat.evaluation.visualize`.
 
 `explain(recommender, dialog, user_history, candidates)` (raw text) or
 `explain_example(recommender, split, position)` (an example of the corpus)
 scores the candidates with a copy of the matcher that also returns its
 attentions (`Recommender.attention_matcher`, same weights, cached sticker
 features) and returns an `Explanation`. The three figure functions turn it
-into the paper's pictures with `stickerchat.visualize`:
+into the paper's pictures with `stickerchat.evaluation.visualize`:
 
 * `figure10(explanation)`: the chosen sticker (the ground truth of a corpus
   example, else the best-scored one) and the three best other candidates,
@@ -23,9 +23,10 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from stickerchat import specs, visualize
+from stickerchat import specs
+from stickerchat.evaluation import visualize
 from stickerchat.models.pesrs import CANDIDATE_STICKER_VECTOR
-from stickerchat.recommender import MATCH_BATCH, predict_in_blocks
+from stickerchat.serving.recommender import MATCH_BATCH, predict_in_blocks
 
 
 @dataclasses.dataclass

@@ -46,7 +46,7 @@ class Predictions:
 
 def write_predictions(path: str, predictions: Predictions) -> None:
     """Writes the file atomically (a temporary file renamed over `path`)."""
-    from stickerchat.runfiles import atomic_path
+    from stickerchat.rundir.runfiles import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write("\t".join(COLUMNS) + "\n")

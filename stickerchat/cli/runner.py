@@ -71,10 +71,10 @@ def quiet_tensorflow() -> None:
 def user_error_types() -> tuple:
     """Exceptions whose message is the whole story for a user."""
     from stickerchat.data.errors import DataError
-    from stickerchat.runfiles import CorruptRunFile
+    from stickerchat.rundir.runfiles import CorruptRunFile
 
     types = [DataError, CorruptRunFile, FileNotFoundError, NotADirectoryError, UserError]
-    for module, name in (("stickerchat.training.trainer", "TrainingError"), ("stickerchat.recommender", "RecommenderError")):
+    for module, name in (("stickerchat.training.trainer", "TrainingError"), ("stickerchat.serving.recommender", "RecommenderError")):
         if module in sys.modules:  # only an entry point that uses it can raise it
             types.append(getattr(sys.modules[module], name))
     return tuple(types)
