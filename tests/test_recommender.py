@@ -67,24 +67,47 @@ def test_scores_do_not_depend_on_other_candidates_or_chunking(rec):
     np.testing.assert_allclose(single, scores[7:8], atol=1e-6)
 
 
-def test_row_width_pads_less_than_one_row_of_candidates(rec):
-    from stickerchat.serving.recommender import MAX_ROW_FACTOR
+def test_the_model_is_served_as_it_is(rec):
+    # No copy of the matcher per width: the model's own matcher scores any
+    # number of candidates, and the attentions come from the same layers.
+    assert rec.matcher() is rec.model.matcher
+    attention = rec.attention_model()
+    assert {id(w) for w in attention.weights} == {id(w) for w in rec.model.matcher.weights}
+    corpus = rec.corpus
+    many = [s for k in list(corpus.sticker_sets)[:2] for s in corpus.sticker_sets[k]]
+    inputs = rec.matcher_inputs(DIALOG, _history(corpus), many)
+    assert inputs[specs.CONTEXT].shape[0] == 1 and len(many) != rec.num_candidates
+    out = attention.predict_on_batch(inputs)
+    _, scores = rec.score(DIALOG, _history(corpus), candidates=many)
+    np.testing.assert_allclose(np.asarray(out[specs.SCORES])[0], scores, atol=1e-5)
+    assert np.asarray(out[specs.STICKER_ATTENTION]).shape[:2] == (1, len(many))
 
-    c = rec.num_candidates
-    assert rec.row_width(1) == rec.row_width(c) == c
-    for count in (1, c + 1, 7 * c - 1, MAX_ROW_FACTOR * c, MAX_ROW_FACTOR * c + 1, 1000, 5000):
-        width = rec.row_width(count)
-        rows = -(-count // width)
-        assert width % c == 0 and width <= MAX_ROW_FACTOR * c
-        assert rows == -(-count // (MAX_ROW_FACTOR * c))  # as few rows as the cap allows
-        assert rows * width - count < rows * c  # under C padding candidates per row
-    assert rec.row_width(200 * c) == 50 * c  # four rows of 50·C, not 4·64·C = 256·C slots
+
+@pytest.mark.parametrize("name", ["mrfn", "lstur"])
+def test_a_baseline_is_served(rec, name):
+    from stickerchat.models import build_model
+
+    model = build_model(name, rec.config)
+    served = Recommender(model, rec.config, rec.corpus, jit_compile=False)
+    corpus = rec.corpus
+    candidates = corpus.sticker_sets[list(corpus.sticker_sets)[0]][: rec.num_candidates]
+    _, scores = served.score(DIALOG, _history(corpus), candidates=candidates)
+    np.testing.assert_allclose(scores, _full_scores(served, DIALOG, _history(corpus), candidates), atol=1e-5)
+    with pytest.raises(RecommenderError, match="no attention"):
+        served.attention_model()
+
+
+def test_a_model_without_a_matcher_is_refused(rec):
+    from stickerchat.models import build_model
+
+    with pytest.raises(RecommenderError, match="StickerRanker"):
+        Recommender(build_model("most_selected", rec.config), rec.config, rec.corpus)
 
 
 def test_xla_matcher_equals_the_plain_one(tiny_model_dir, rec):
     plain = Recommender.from_model_dir(tiny_model_dir, jit_compile=False)
     assert rec.jit_compile and not plain.jit_compile
-    assert rec.matcher_for(rec.num_candidates).jit_compile is True
+    assert rec.matcher().jit_compile is True
     corpus = rec.corpus
     many = [s for k in list(corpus.sticker_sets)[:2] for s in corpus.sticker_sets[k]]
     _, xla = rec.score(DIALOG, _history(corpus), candidates=many)

@@ -39,6 +39,7 @@ from stickerchat.models.ranker import (
     HISTORY_STICKER_VECTOR,
     FunctionalModel,
     StickerRanker,
+    matcher_input_layers,
 )
 from stickerchat.models.serialization import ConfigFromInit
 
@@ -190,16 +191,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             self.score_head = MatchingScore(init_stddev=init_stddev, dtype=dtype, name="score_head")
 
         # === Functional Model ===
-        inputs = {
-            specs.CONTEXT: keras.Input((context_len, max_words), dtype="int32", name=specs.CONTEXT),
-            CANDIDATE_STICKER_MAP: keras.Input((None, map_size, map_size, d), dtype="float32", name=CANDIDATE_STICKER_MAP),
-            CANDIDATE_STICKER_VECTOR: keras.Input((None, d), dtype="float32", name=CANDIDATE_STICKER_VECTOR),
-            specs.HISTORY_CONTEXT: keras.Input(
-                (history_len, context_len, max_words), dtype="int32", name=specs.HISTORY_CONTEXT
-            ),
-            HISTORY_STICKER_VECTOR: keras.Input((history_len, d), dtype="float32", name=HISTORY_STICKER_VECTOR),
-            specs.HISTORY_MASK: keras.Input((history_len,), dtype="int32", name=specs.HISTORY_MASK),
-        }
+        inputs = matcher_input_layers(context_len, max_words, history_len, map_size, d)
         context = inputs[specs.CONTEXT]
         word_mask = ops.not_equal(context, specs.PAD_ID)  # (batch, turns, words)
         utterance_mask = ops.any(word_mask, axis=-1)  # (batch, turns)
@@ -231,18 +223,32 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         else:
             scores = self.score_head(g_tu)  # Eq. 32 without memory (SRS)
         outputs[specs.SCORES] = scores
-        if return_attention:
-            outputs[specs.UTTERANCE_ATTENTION] = tau_u
-            outputs[specs.STICKER_ATTENTION] = tau_s
-            if use_memory:
-                outputs[specs.MEMORY_WEIGHTS] = delta
-                outputs[specs.FUSION_GATE] = gate
-        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+        attended = dict(outputs)
+        attended[specs.UTTERANCE_ATTENTION] = tau_u
+        attended[specs.STICKER_ATTENTION] = tau_s
+        if use_memory:
+            attended[specs.MEMORY_WEIGHTS] = delta
+            attended[specs.FUSION_GATE] = gate
+        super().__init__(inputs=inputs, outputs=attended if return_attention else outputs, dtype=dtype, **kwargs)
+        self._graph_with_attention = (inputs, attended)
 
         # === Config ===  (`get_config` returns the constructor's arguments)
         self.reads_history = bool(use_memory)
+        self.return_attention = bool(return_attention)
         self.hidden_dim = hidden_dim
         self.map_size = map_size
+
+    def with_attention(self):
+        """This matcher with its attentions as outputs too (τ_u, τ_s and, with a memory, δ and the gate).
+
+        A functional model over this matcher's own layers and graph (the
+        weights are shared, not copied), for any number of candidates: what
+        `return_attention=True` gives, without building another matcher.
+        """
+        if self.return_attention:
+            return self
+        inputs, outputs = self._graph_with_attention
+        return keras.Model(inputs=inputs, outputs=outputs, name=f"{self.name}_with_attention")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")

@@ -102,6 +102,21 @@ def input_layers(context_len, max_words, history_len, image_size):
     }
 
 
+def matcher_input_layers(context_len, max_words, history_len, map_size, hidden_dim):
+    """The `keras.Input`s of a matcher (`MATCHER_INPUT_NAMES`), with a free candidate axis."""
+    p, d = map_size, hidden_dim
+    return {
+        specs.CONTEXT: keras.Input((context_len, max_words), dtype="int32", name=specs.CONTEXT),
+        CANDIDATE_STICKER_MAP: keras.Input((None, p, p, d), dtype="float32", name=CANDIDATE_STICKER_MAP),
+        CANDIDATE_STICKER_VECTOR: keras.Input((None, d), dtype="float32", name=CANDIDATE_STICKER_VECTOR),
+        specs.HISTORY_CONTEXT: keras.Input(
+            (history_len, context_len, max_words), dtype="int32", name=specs.HISTORY_CONTEXT
+        ),
+        HISTORY_STICKER_VECTOR: keras.Input((history_len, d), dtype="float32", name=HISTORY_STICKER_VECTOR),
+        specs.HISTORY_MASK: keras.Input((history_len,), dtype="int32", name=specs.HISTORY_MASK),
+    }
+
+
 @keras.saving.register_keras_serializable(package="stickerchat")
 class StickerRanker(ConfigFromInit, FunctionalModel):
     """Ranks candidate stickers: the shared sticker encoder and emoji head around a matcher.
@@ -198,6 +213,20 @@ class StickerRanker(ConfigFromInit, FunctionalModel):
     def reads_history(self):
         """Whether the scores depend on the user history (the history images are then encoded)."""
         return bool(self.matcher.reads_history)
+
+    def matcher_model(self):
+        """The matcher as a `keras.Model` on its input dict, for `predict` on cached sticker features.
+
+        The matcher itself when it is a model (`StickerMatcher`), else a
+        functional model around the same layer (shared weights, no copy).
+        """
+        if isinstance(self.matcher, keras.Model):
+            return self.matcher
+        a = self._init_arguments
+        inputs = matcher_input_layers(
+            a["context_len"], a["max_words"], a["history_len"], self.map_size, self.sticker_encoder.hidden_dim
+        )
+        return keras.Model(inputs, self.matcher(inputs), name=f"{self.matcher.name}_model")
 
     def call_on_unique_stickers(self, inputs, training=False):
         """The model's outputs for a batch whose stickers are de-duplicated.
