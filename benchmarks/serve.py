@@ -38,9 +38,9 @@ def build_requests(model_dir: str, count: int):
     import numpy as np
 
     from stickerchat import data as data_lib
-    from stickerchat.training import trainer
+    from stickerchat.rundir import RunDir
 
-    config = trainer.load_run_config(model_dir)
+    config = RunDir(model_dir).read_config()
     corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=False)
     tokens = corpus.vocab.tokens
 

@@ -57,13 +57,14 @@ def main(argv):
     import matplotlib.pyplot as plt
 
     from stickerchat import data as data_lib
-    from stickerchat.training import trainer
+    from stickerchat.rundir import RunDir
 
     model_dir, _ = common.train_or_reuse(FLAGS.model, FLAGS.model)
-    config = trainer.load_run_config(model_dir)
+    run = RunDir(model_dir)
+    config = run.read_config()
     corpus = data_lib.load_corpus(config.data_dir, config.data)
-    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"), safe_mode=True)
-    predictions = read_predictions(os.path.join(model_dir, "predictions.tsv"))
+    model = run.load_model()
+    predictions = read_predictions(run.predictions_file())
     stickers = sorted({s for ids in predictions.sticker_ids for s in ids})
     true = np.array([corpus.sticker_emoji[s] for s in stickers])
     logits = []

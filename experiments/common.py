@@ -17,8 +17,9 @@ import numpy as np
 
 from absl import flags
 
-from stickerchat.evaluation import compare
 from stickerchat.cli import flags as sc_flags
+from stickerchat.evaluation import compare
+from stickerchat.rundir import RunDir
 
 FLAGS = flags.FLAGS
 
@@ -95,14 +96,14 @@ def train_or_reuse(name: str, model_name: str, callbacks=(), **overrides) -> Tup
 
     cfg = sc_flags.resolve_config(FLAGS.preset, FLAGS.data_dir, model_name, **{**base_overrides(), **overrides})
     model_dir = run_dir(name)
-    metrics_path = os.path.join(model_dir, "metrics.json")
-    if os.path.exists(metrics_path):
-        previous = trainer.load_run_config(model_dir)
+    run = RunDir(model_dir)
+    if os.path.exists(run.metrics_file()):
+        previous = run.read_config()
         # vocab sizes are filled in from the data: compare everything else.
         cfg.model.vocab_size, cfg.model.num_emoji = previous.model.vocab_size, previous.model.num_emoji
         if previous.to_dict() == cfg.to_dict():
             print(f"reusing {model_dir}", flush=True)
-            return model_dir, trainer.read_metrics(model_dir)
+            return model_dir, run.read_metrics()
         raise SystemExit(f"{model_dir} holds a finished run with another configuration: remove it or change --out_dir")
     print(f"=== training {name} ({model_name})", flush=True)
     return model_dir, trainer.train(cfg, model_dir, verbose=FLAGS.verbose, extra_callbacks=callbacks)
@@ -163,8 +164,7 @@ def markdown_table(
     for label, dirs in rows:
         values = []
         for model_dir in dirs:
-            with open(os.path.join(model_dir, "metrics.json")) as f:
-                values.append(json.load(f))
+            values.append(RunDir(model_dir).read_metrics())
         marks = {}
         if ref_dirs and dirs != ref_dirs:
             if len(dirs) != len(ref_dirs):

@@ -81,12 +81,13 @@ def main(argv):
     import matplotlib.pyplot as plt
 
     from stickerchat import data as data_lib
-    from stickerchat.training import trainer
+    from stickerchat.rundir import RunDir
 
     model_dir, _ = common.train_or_reuse(FLAGS.model, FLAGS.model)
-    config = trainer.load_run_config(model_dir)
+    run = RunDir(model_dir)
+    config = run.read_config()
     corpus = data_lib.load_corpus(config.data_dir, config.data)
-    predictions = read_predictions(os.path.join(model_dir, "predictions.tsv"))
+    predictions = read_predictions(run.predictions_file())
     similarity = candidate_similarity(corpus, predictions)
     recall = metrics_lib.recall_at_k_per_example(predictions.scores, predictions.labels, 1)
     edges, r1, counts = binned_recall(similarity, recall, FLAGS.bins)

@@ -24,7 +24,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments import common
-from stickerchat.training import trainer
+from stickerchat.rundir import RunDir
 from stickerchat.training.callbacks import StepLosses, takeoff_step
 
 common.define_flags("results/takeoff", default_steps=558)
@@ -75,7 +75,7 @@ def main(argv):
                     losses = json.load(f)
             else:  # a run another script trained (and this one reuses) has no per-step record
                 print(f"{name}: no step_losses.json (trained without this script): take-off not known", flush=True)
-            cfg = trainer.load_run_config(model_dir)  # the run's own warm-up, candidates and margin
+            cfg = RunDir(model_dir).read_config()  # the run's own warm-up, candidates and margin
             warmup = cfg.train.classify_warmup_steps
             plateau = (cfg.data.num_candidates - 1) * cfg.train.margin
             step = takeoff_step(losses, plateau, start=warmup) if losses else None

@@ -25,7 +25,7 @@ import os
 import sys
 
 from stickerchat.cli import runner
-from stickerchat.rundir import runfiles
+from stickerchat.rundir import RunDir, runfiles
 
 runner.quiet_tensorflow()
 
@@ -49,11 +49,10 @@ def output_prefix(split: str) -> str:
 
 def compare_with_training(model_dir: str, result: dict) -> tuple:
     """`(same, differences)` against the training run's `metrics.json` (None when it has none)."""
-    from stickerchat.training import trainer
-
-    if not os.path.exists(os.path.join(model_dir, "metrics.json")):
+    run = RunDir(model_dir)
+    if not os.path.exists(run.metrics_file()):
         return None, []
-    trained = trainer.read_metrics(model_dir)
+    trained = run.read_metrics()
     differences = [
         f"{k} {trained[k]:.4f} -> {result[k]:.4f}"
         for k in sorted(set(trained) & set(result))
@@ -65,16 +64,14 @@ def compare_with_training(model_dir: str, result: dict) -> tuple:
 def evaluate(model_dir: str, data_dir=None, split: str = "test", batch_size=None, verbose: bool = True) -> dict:
     from stickerchat import data as data_lib
     from stickerchat.evaluation import scoring
-    from stickerchat.training import trainer
 
-    config = trainer.load_run_config(model_dir)
+    run = RunDir(model_dir)
+    config = run.read_config()
     if data_dir is not None:
         config.data_dir = data_dir
-    model_path = os.path.join(model_dir, "model.keras")
-    if not os.path.exists(model_path):
-        raise FileNotFoundError(f"{model_path} not found: has training finished?")
+    run.require_model()
     corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=verbose)
-    predictions = trainer.evaluate_model_file(model_path, corpus, config, split, batch_size=batch_size)
+    predictions = scoring.score_split(run.load_model(), corpus, config, split, batch_size=batch_size)
     prefix = output_prefix(split)
     result = scoring.write_evaluation(model_dir, predictions, seed=config.data.seed, prefix=prefix)
     if verbose:

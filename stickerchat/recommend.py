@@ -88,7 +88,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]} (quote each utterance: --dialog \"...\")")
     import warnings
 
-    from stickerchat.serving.feature_cache import default_cache_file
+    from stickerchat.rundir import RunDir
     from stickerchat.serving.recommender import Recommender, RecommenderError
     from stickerchat.serving.user_history import HistoryFileError, read_user_history
 
@@ -96,7 +96,7 @@ def main(argv):
         raise app.UsageError("give --sticker_set or --candidates, not both")
     if FLAGS.contact_sheet and not FLAGS.contact_sheet.lower().endswith(".png"):
         raise app.UsageError(f"--contact_sheet={FLAGS.contact_sheet}: the file name must end in .png")
-    cache_file = default_cache_file(FLAGS.model_dir) if FLAGS.cache_file is None else (FLAGS.cache_file or None)
+    cache_file = RunDir(FLAGS.model_dir).feature_cache_file if FLAGS.cache_file is None else (FLAGS.cache_file or None)
     try:
         history = read_user_history(FLAGS.user_history_file) if FLAGS.user_history_file else None
         rec = Recommender.from_model_dir(FLAGS.model_dir, data_dir=FLAGS.data_dir, cache_file=cache_file)

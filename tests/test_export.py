@@ -17,14 +17,14 @@ def test_export_reproduces_keras_scores(tiny_model_dir, tmp_path):
 
     from stickerchat import data as data_lib
     from stickerchat.data import pipeline
-    from stickerchat.training import trainer
+    from stickerchat.rundir import RunDir
 
     out = str(tmp_path / "saved" / "1")
     diff = export.export_model_dir(tiny_model_dir, out, verbose=False)
     assert diff <= 1e-5
     assert os.path.exists(os.path.join(out, "assets.extra", "config.json"))
 
-    config = trainer.load_run_config(tiny_model_dir)
+    config = RunDir(tiny_model_dir).read_config()
     signature = tf.saved_model.load(out).signatures[export.SIGNATURE]
     _, named_inputs = signature.structured_input_signature
     expected = specs.input_specs(config.data)
@@ -44,9 +44,9 @@ def test_export_reproduces_keras_scores(tiny_model_dir, tmp_path):
 def test_check_export_fails_loudly_on_a_mismatch(tiny_model_dir, tmp_path):
     import keras
 
-    from stickerchat.training import trainer
+    from stickerchat.rundir import RunDir
 
-    config = trainer.load_run_config(tiny_model_dir)
+    config = RunDir(tiny_model_dir).read_config()
     model = keras.saving.load_model(os.path.join(tiny_model_dir, "model.keras"))
     out = str(tmp_path / "saved")
     export.export_model(model, config.data, out)

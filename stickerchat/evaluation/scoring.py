@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from typing import Dict, Optional
 
 import numpy as np
 
-from stickerchat.evaluation import metrics as metrics_lib
-from stickerchat.rundir import runfiles
 from stickerchat import specs
+from stickerchat.evaluation import metrics as metrics_lib
 from stickerchat.evaluation.predictions import Predictions, write_predictions
+from stickerchat.rundir import RunDir, runfiles
 
 
 def predict_dataset(model, dataset, max_batches: Optional[int] = None) -> Predictions:
@@ -49,6 +48,24 @@ def predict_dataset(model, dataset, max_batches: Optional[int] = None) -> Predic
     )
 
 
+def score_split(model, corpus, config, split: str, batch_size: Optional[int] = None) -> Predictions:
+    """Scores every example of a corpus split with `model` (its fixed candidates), in split order.
+
+    Args:
+        model: a ranking model taking the pipeline's inputs.
+        corpus: the `stickerchat.data` corpus.
+        config: the run's `Config`.
+        split: `train`, `val` or `test`.
+        batch_size: examples per batch (None: the run's training batch size).
+    """
+    from stickerchat.data import pipeline
+
+    dataset = pipeline.make_dataset(
+        corpus, split, config, training=False, batch_size=batch_size or config.train.batch_size, with_meta=True
+    )
+    return predict_dataset(model, dataset)
+
+
 def metrics_of(predictions: Predictions, seed: int = 0) -> Dict[str, float]:
     return metrics_lib.ranking_metrics(predictions.scores, predictions.labels, seed=seed)
 
@@ -56,9 +73,10 @@ def metrics_of(predictions: Predictions, seed: int = 0) -> Dict[str, float]:
 def write_evaluation(model_dir: str, predictions: Predictions, seed: int = 0, prefix: str = "") -> Dict[str, float]:
     """Writes `predictions.tsv` and `metrics.json` (with an optional file-name prefix), each atomically."""
     result = metrics_of(predictions, seed=seed)
+    run = RunDir(model_dir)
     # Predictions first: `metrics.json` marks a finished run, so it is written last.
-    write_predictions(os.path.join(model_dir, f"{prefix}predictions.tsv"), predictions)
-    runfiles.write_json(os.path.join(model_dir, f"{prefix}metrics.json"), result, sort_keys=True)
+    write_predictions(run.predictions_file(prefix), predictions)
+    runfiles.write_json(run.metrics_file(prefix), result, sort_keys=True)
     return result
 
 

@@ -51,9 +51,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from stickerchat.rundir import runfiles
+from stickerchat.rundir import RunDir, runfiles
 from stickerchat.rundir.runfiles import file_sha256
-from stickerchat.serving.feature_cache import default_cache_file
 from stickerchat.serving.recommender import (
     MATCH_BATCH,
     History,
@@ -318,7 +317,7 @@ def train_recall(
     defaults = {k: v.default for k, v in inspect.signature(fit_recall).parameters.items() if v.default is not inspect.Parameter.empty}
     info = {
         "format": "stickerchat-recall-v1",
-        "ranker_sha256": file_sha256(os.path.join(model_dir, "model.keras")),
+        "ranker_sha256": RunDir(model_dir).model_sha256(),
         "catalogue_digest": ids_digest(data["sticker_ids"]),
         "num_stickers": int(len(data["sticker_ids"])),
         "examples": int(len(data["context"])),
@@ -452,9 +451,9 @@ class CatalogueRecommender:
         from stickerchat.serving import recall as _recall  # noqa: F401  (registers RecallModel)
 
         if rec is None:
-            cache = default_cache_file(model_dir) if cache_file == "default" else cache_file
+            cache = RunDir(model_dir).feature_cache_file if cache_file == "default" else cache_file
             rec = Recommender.from_model_dir(model_dir, data_dir=data_dir, cache_file=cache)
-        ranker_sha = file_sha256(os.path.join(model_dir, "model.keras"))
+        ranker_sha = RunDir(model_dir).model_sha256()
         recall_path = os.path.join(model_dir, RECALL_FILE)
         info_path = os.path.join(model_dir, RECALL_INFO_FILE)
         problem = None

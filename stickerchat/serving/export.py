@@ -85,28 +85,25 @@ def check_export(out_dir: str, model, inputs, atol: float = 1e-5) -> float:
 def export_model_dir(model_dir: str, out_dir: str, data_dir=None, atol: float = 1e-5, overwrite: bool = False, verbose: bool = True) -> float:
     """Exports `model_dir/model.keras` to `out_dir` and checks it on a test batch; returns the max |Δscore|."""
 
-    import stickerchat.models  # noqa: F401  (registers the serialisable classes)
     from stickerchat import data as data_lib
     from stickerchat.data import pipeline
-    from stickerchat.training import trainer
+    from stickerchat.rundir import RunDir
+    from stickerchat.rundir.directory import CONFIG_FILE
 
-    config = trainer.load_run_config(model_dir)
+    run = RunDir(model_dir)
+    config = run.read_config()
     if data_dir is not None:
         config.data_dir = data_dir
-    model_path = os.path.join(model_dir, "model.keras")
-    if not os.path.exists(model_path):
-        raise FileNotFoundError(f"{model_path} not found: has training finished?")
+    run.require_model()
     if os.path.exists(out_dir) and os.listdir(out_dir):
         if not overwrite:
             raise FileExistsError(f"{out_dir} exists and is not empty (pass --overwrite to replace it)")
         shutil.rmtree(out_dir)
-    from stickerchat.rundir import runfiles
-
-    model = runfiles.load_model(model_path)  # safe mode, under the dtype policy it was trained with
+    model = run.load_model()  # safe mode, under the dtype policy it was trained with
     export_model(model, config.data, out_dir)
     extra = os.path.join(out_dir, "assets.extra")
     os.makedirs(extra, exist_ok=True)
-    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(extra, "config.json"))
+    shutil.copy(run.config_file, os.path.join(extra, CONFIG_FILE))
 
     corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=False)
     batch = next(iter(pipeline.make_dataset(corpus, "test", config, training=False)))

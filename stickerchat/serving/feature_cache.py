@@ -17,7 +17,6 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-DEFAULT_CACHE_FILE = "sticker_features.npz"
 CACHE_FORMAT = "stickerchat-sticker-features-v2"
 
 
@@ -214,7 +213,3 @@ def _check_content(raw_ids, maps, vectors, checksum) -> str:
     if _checksum(ids, maps, vectors) != checksum:
         return "the checksum does not match its content"
     return ""
-
-
-def default_cache_file(model_dir: str) -> str:
-    return os.path.join(model_dir, DEFAULT_CACHE_FILE)

@@ -42,7 +42,6 @@ full model does); `benchmarks/recommend.py` compares both.
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
@@ -53,7 +52,6 @@ from stickerchat import specs
 from stickerchat.rundir.runfiles import file_sha256
 from stickerchat.serving.feature_cache import FeatureCache, cache_key
 
-MODEL_FILE = "model.keras"
 ENCODE_BATCH = 64  # stickers per sticker-encoder call
 MATCH_BATCH = 32  # matcher rows per call
 
@@ -242,28 +240,20 @@ class Recommender:
                 stickers from (default: the run's own; None in the run means
                 the built-in demo corpus).
             cache_file: Optional[str]. Sticker-feature cache file (see
-                `FeatureCache`); `DEFAULT_CACHE_FILE` in `model_dir` is the
-                conventional place. None keeps features in memory only.
+                `FeatureCache`); `RunDir(model_dir).feature_cache_file` is
+                the conventional place. None keeps features in memory only.
             use_cache, jit_compile: bool. See the class docstring.
         """
 
-        import stickerchat.models  # noqa: F401  (registers the serialisable classes)
         from stickerchat import data as data_lib
-        from stickerchat.config import Config
+        from stickerchat.rundir import RunDir
 
-        config_path = os.path.join(model_dir, "config.json")
-        if not os.path.exists(config_path):
-            raise FileNotFoundError(f"{config_path} not found: is {model_dir} a stickerchat model directory?")
-        with open(config_path) as f:
-            config = Config.from_json(f.read())
-        model_path = os.path.join(model_dir, MODEL_FILE)
-        if not os.path.exists(model_path):
-            raise FileNotFoundError(f"{model_path} not found: has training finished?")
+        run = RunDir(model_dir)
+        config = run.read_config()
+        model_path = run.require_model()
         if data_dir is not None:
             config.data_dir = data_dir
-        from stickerchat.rundir import runfiles
-
-        model = runfiles.load_model(model_path)
+        model = run.load_model()
         corpus = data_lib.load_corpus(config.data_dir, config.data, verbose=False)
         return cls(
             model,

@@ -12,18 +12,15 @@ import keras
 import tensorflow as tf
 
 from stickerchat.evaluation import scoring
-from stickerchat.rundir import runfiles
+from stickerchat.rundir import RunDir, runfiles
 
-BEST_MODEL = "model.keras"
-BEST_STATE = "best.json"
-BACKUP_DIR = "backup"
 BACKUP_STATE = "state.json"
 
 
 def best_model_is_intact(model_dir: str) -> bool:
     """`model.keras` exists and is the file `best.json` records (by sha256)."""
-    model_path = os.path.join(model_dir, BEST_MODEL)
-    state_path = os.path.join(model_dir, BEST_STATE)
+    run = RunDir(model_dir)
+    model_path, state_path = run.model_file, run.best_file
     if not (os.path.exists(model_path) and os.path.exists(state_path)):
         return False
     best = runfiles.read_json(state_path, "best-model record")
@@ -176,12 +173,13 @@ class RankingValidation(keras.callbacks.Callback):
 
     def _read_best(self) -> dict:
         """The best validation so far; a `model.keras` that is not the one `best.json` records starts over."""
-        path = os.path.join(self.model_dir, BEST_STATE)
-        if os.path.exists(path) or os.path.exists(os.path.join(self.model_dir, BEST_MODEL)):
+        run = RunDir(self.model_dir)
+        path = run.best_file
+        if os.path.exists(path) or os.path.exists(run.model_file):
             if best_model_is_intact(self.model_dir):
                 return runfiles.read_json(path, "best-model record")
             print(
-                f"warning: {os.path.join(self.model_dir, BEST_MODEL)} is missing or is not the file {path} records; "
+                f"warning: {run.model_file} is missing or is not the file {path} records; "
                 "the next validation saves a new best model",
                 file=sys.stderr,
                 flush=True,
@@ -219,10 +217,10 @@ class RankingValidation(keras.callbacks.Callback):
 
 def save_best(model, model_dir: str, record: dict) -> dict:
     """Saves `model.keras` and then `best.json` (with the model file's sha256), each atomically."""
-    model_path = os.path.join(model_dir, BEST_MODEL)
-    runfiles.save_model(model, model_path)
-    record = dict(record, sha256=runfiles.file_sha256(model_path))
-    runfiles.write_json(os.path.join(model_dir, BEST_STATE), record)
+    run = RunDir(model_dir)
+    run.save_model(model)
+    record = dict(record, sha256=run.model_sha256())
+    runfiles.write_json(run.best_file, record)
     return record
 
 

@@ -50,14 +50,11 @@ from stickerchat import data as data_lib
 from stickerchat.data import pipeline
 from stickerchat.evaluation import scoring
 from stickerchat.models import build_model, resolve_model_config
-from stickerchat.rundir import runfiles
+from stickerchat.rundir import RunDir
 from stickerchat.training import callbacks as callbacks_lib
 from stickerchat.training import distribution
 from stickerchat.training.attention_summaries import AttentionSummaries
 from stickerchat.training.task import RankingTask
-
-CONFIG_FILE = "config.json"
-
 
 class TrainingError(RuntimeError):
     """Training could not go on (non-finite loss, mismatched resume, ...)."""
@@ -87,16 +84,16 @@ def config_difference(previous: config_lib.Config, config: config_lib.Config) ->
 
 def write_config(config: config_lib.Config, model_dir: str) -> None:
     """Writes `config.json` (atomically); refuses to resume a run whose configuration differs."""
-    path = os.path.join(model_dir, CONFIG_FILE)
-    if os.path.exists(path):
-        previous = load_run_config(model_dir)
+    run = RunDir(model_dir)
+    if run.has_config():
+        previous = run.read_config()
         if previous.to_dict() != config.to_dict():
             raise TrainingError(
-                f"{path} holds a different configuration ({'; '.join(config_difference(previous, config))}). "
+                f"{run.config_file} holds a different configuration ({'; '.join(config_difference(previous, config))}). "
                 "Use a new --model_dir, or the same flags to resume."
             )
         return
-    runfiles.write_text(path, config.to_json() + "\n")
+    run.write_config(config)
 
 
 def finished_run(config: config_lib.Config, model_dir: str) -> Optional[Dict[str, float]]:
@@ -105,10 +102,10 @@ def finished_run(config: config_lib.Config, model_dir: str) -> Optional[Dict[str
     A run is complete when its `metrics.json` is there (written last). A
     different configuration there raises `TrainingError`.
     """
-    metrics_path = os.path.join(model_dir, "metrics.json")
-    if not (os.path.exists(metrics_path) and os.path.exists(os.path.join(model_dir, CONFIG_FILE))):
+    run = RunDir(model_dir)
+    if not run.is_complete():
         return None
-    previous = load_run_config(model_dir)
+    previous = run.read_config()
     mine = config_lib.Config.from_dict(config.to_dict())
     # The vocabulary sizes are filled in from the data.
     mine.model.vocab_size, mine.model.num_emoji = previous.model.vocab_size, previous.model.num_emoji
@@ -117,7 +114,7 @@ def finished_run(config: config_lib.Config, model_dir: str) -> Optional[Dict[str
             f"{model_dir} holds a finished run with a different configuration "
             f"({'; '.join(config_difference(previous, mine))}). Use a new --model_dir."
         )
-    return read_metrics(model_dir)
+    return run.read_metrics()
 
 
 def check_inputs(config: config_lib.Config) -> None:
@@ -210,15 +207,6 @@ def unique_sticker_options(config: config_lib.Config, model, strategy) -> Option
     )
 
 
-def evaluate_model_file(model_path: str, corpus, config: config_lib.Config, split: str, batch_size=None):
-    """Reloads a `.keras` model in safe mode (under its own dtype policy) and scores a split; returns predictions."""
-    model = runfiles.load_model(model_path)
-    dataset = pipeline.make_dataset(
-        corpus, split, config, training=False, batch_size=batch_size or config.train.batch_size, with_meta=True
-    )
-    return scoring.predict_dataset(model, dataset)
-
-
 def train(
     config: config_lib.Config,
     model_dir: str,
@@ -251,7 +239,8 @@ def train(
 
     strategy = distribution.make_strategy(config.train.strategy)
     eval_batches = config.train.eval_batches or None
-    backup_dir = os.path.join(model_dir, callbacks_lib.BACKUP_DIR)
+    run = RunDir(model_dir)
+    backup_dir = run.backup_dir
     backup = callbacks_lib.AtomicBackup.read_state(backup_dir)
     resumed_intervals = backup["epoch"] if backup else 0
     progress_bar = bool(verbose) and sys.stdout.isatty()
@@ -315,35 +304,18 @@ def train(
         if non_finite.message:
             raise TrainingError(non_finite.message)
 
-        model_path = os.path.join(model_dir, callbacks_lib.BEST_MODEL)
         if not callbacks_lib.best_model_is_intact(model_dir):
             print(
-                f"warning: {model_path} is missing or is not the file best.json records; "
+                f"warning: {run.model_file} is missing or is not the file best.json records; "
                 "saving the final model in its place",
                 file=sys.stderr,
                 flush=True,
             )
             step = int(task.optimizer.iterations.numpy())
             callbacks_lib.save_best(task.model, model_dir, {"step": step, "final_model": True})
-    predictions = evaluate_model_file(model_path, corpus, config, "test")
+    predictions = scoring.score_split(run.load_model(), corpus, config, "test")
     result = scoring.write_evaluation(model_dir, predictions, seed=config.data.seed)
     if verbose:
         print(f"test: {scoring.format_metrics(result)}", flush=True)
         print(f"wrote {model_dir}/predictions.tsv and {model_dir}/metrics.json", flush=True)
     return result
-
-
-def load_run_config(model_dir: str) -> config_lib.Config:
-    """The run's `config.json`; a missing or damaged one raises an error naming it."""
-    path = os.path.join(model_dir, CONFIG_FILE)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: is {model_dir} a stickerchat model directory?")
-    try:
-        return config_lib.Config.from_dict(runfiles.read_json(path, "run configuration"))
-    except (ValueError, TypeError, AttributeError) as e:
-        raise runfiles.CorruptRunFile(f"{path}: not a stickerchat configuration ({e})") from None
-
-
-def read_metrics(model_dir: str) -> Dict[str, float]:
-    """The run's `metrics.json`; a damaged one raises an error naming it."""
-    return runfiles.read_json(os.path.join(model_dir, "metrics.json"), "test metrics")

@@ -92,7 +92,7 @@ def test_kill_while_saving_the_model_leaves_the_previous_complete_file(tmp_path,
     improving = itertools.count(1)
     metrics_of = scoring.metrics_of
     # Every validation is the best so far, so the second one saves model.keras again: it is killed then.
-    monkeypatch.setattr(evaluation, "metrics_of", lambda p, seed=0: dict(metrics_of(p, seed), MAP=next(improving)))
+    monkeypatch.setattr(scoring, "metrics_of", lambda p, seed=0: dict(metrics_of(p, seed), MAP=next(improving)))
     _cut_short(monkeypatch, "save", at_call=2)
     cfg = _config()
     with pytest.raises(KeyboardInterrupt):
