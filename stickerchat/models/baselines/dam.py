@@ -5,8 +5,8 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, TransformerBlock, UtteranceEncoder
-from stickerchat.models.ranker import StickerRanker
 from stickerchat.models.baselines.common import BaselineMatcher, attend, dot_scale, text_kwargs
+from stickerchat.models.ranker import StickerRanker
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")

@@ -5,7 +5,6 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, TransformerBlock, UtteranceEncoder
-from stickerchat.models.ranker import StickerRanker
 from stickerchat.models.baselines.common import (
     BaselineMatcher,
     attend,
@@ -14,6 +13,7 @@ from stickerchat.models.baselines.common import (
     gru,
     text_kwargs,
 )
+from stickerchat.models.ranker import StickerRanker
 
 REPRESENTATIONS = ("word", "sequential", "self_attention")
 

@@ -5,10 +5,7 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import SinusoidalPositionEncoding, TransformerBlock, UtteranceEncoder, masked_mean
-from stickerchat.models.ranker import StickerRanker
 from stickerchat.models.baselines.common import (
-    TEXT_KEYS,
-    TRANSFORMER_KEYS,
     BaselineMatcher,
     attend,
     dense,
@@ -16,6 +13,7 @@ from stickerchat.models.baselines.common import (
     text_kwargs,
     transformer_kwargs,
 )
+from stickerchat.models.ranker import StickerRanker
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
