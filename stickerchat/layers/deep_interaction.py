@@ -3,9 +3,8 @@
 import keras
 from keras import ops
 
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.masking import NEG_INF, masked_mean, masked_softmax
-from stickerchat.layers.transformer import truncated_normal
-
 
 # How w of Eq. 10 starts: `normal` (the §6.4 truncated normal, or Glorot with
 # init_stddev=0) or `dot` (w₃ = 1/√d, w₁ = w₂ = 0: a scaled dot product).

@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.masking import broadcast_mask
 from stickerchat.layers.position_encoding import SinusoidalPositionEncoding
-from stickerchat.layers.transformer import TransformerBlock, truncated_normal
+from stickerchat.layers.transformer import TransformerBlock
 
 FUSION_RNN_TYPES = ("gru", "transformer")
 

@@ -7,13 +7,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from testing import TestCase, random_batch, random_targets, to_numpy, with_repeated_stickers
 
 from stickerchat import config as config_lib
 from stickerchat import specs
 from stickerchat.models import MODEL_NAMES, PESRS, StickerRanker, build_model
 from stickerchat.training import trainer
 from stickerchat.training.task import RankingTask
+from testing import TestCase, random_batch, random_targets, to_numpy, with_repeated_stickers
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 

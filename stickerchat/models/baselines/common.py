@@ -19,7 +19,7 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import masked_softmax
-from stickerchat.layers.transformer import truncated_normal
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.models.ranker import CANDIDATE_STICKER_MAP, CANDIDATE_STICKER_VECTOR, HISTORY_STICKER_VECTOR
 from stickerchat.models.serialization import ConfigFromInit
 
