@@ -15,6 +15,7 @@ encoding, memory or gated fusion; the score is `σ(FC(g_Tu))`.
 """
 
 import dataclasses
+import inspect
 
 import keras
 from keras import ops
@@ -42,6 +43,14 @@ from stickerchat.models.ranker import (
     matcher_input_layers,
 )
 from stickerchat.models.serialization import ConfigFromInit
+
+# `StickerRanker`'s keyword arguments and defaults (`name`, `trainable` included), as `PESRS` passes them on.
+_RANKER_DEFAULTS = {
+    key: parameter.default
+    for key, parameter in inspect.signature(StickerRanker.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty and key != "dtype"
+}
+_RANKER_DEFAULTS.update(name=None, trainable=True)
 
 # How the memory read r meets the candidates (`GatedFusion`): `candidate`
 # reads it per candidate (r ⊙ FC(O_flat_c), the default), `literal` is Eq. 31–32
@@ -267,63 +276,32 @@ class PESRS(StickerRanker):
         num_emoji: int. Emoji vocabulary size.
         context_len, max_words, history_len, image_size: int. Input shapes
             (`DataConfig`).
-        hidden_dim, image_encoder, image_weights, cnn_filters, init_stddev,
-            sticker_norm, use_classify: see `StickerRanker`.
-        **matcher_args: the other arguments of `StickerMatcher` (`vocab_size`,
-            `memory`, `use_memory`, ..., `return_attention`).
+        **model_args: the keyword arguments of `StickerRanker`
+            (`hidden_dim`, `image_encoder`, `image_weights`, `cnn_filters`,
+            `init_stddev`, `sticker_norm`, `use_classify`, `name`,
+            `trainable`) and of `StickerMatcher` (`vocab_size`, `memory`,
+            `use_memory`, ..., `return_attention`); `hidden_dim` and
+            `init_stddev` go to both.
 
     References:
         §5 (Eq. 1–32) of the PESRS paper; SRS is its "w/o UPM" row.
     """
 
-    def __init__(
-        self,
-        num_emoji,
-        context_len,
-        max_words,
-        history_len,
-        image_size,
-        hidden_dim=100,
-        image_encoder="inception_v3",
-        image_weights=None,
-        cnn_filters=32,
-        init_stddev=0.02,
-        sticker_norm=False,
-        use_classify=True,
-        dtype=None,
-        name=None,
-        trainable=True,
-        **matcher_args,
-    ):
+    def __init__(self, num_emoji, context_len, max_words, history_len, image_size, dtype=None, **model_args):
+        # The ranker's own arguments (with its defaults); the rest are the matcher's.
+        ranker_args = {key: model_args.pop(key, default) for key, default in _RANKER_DEFAULTS.items()}
         matcher = StickerMatcher(
             context_len=context_len,
             max_words=max_words,
             history_len=history_len,
-            map_size=sticker_map_size(image_encoder, image_size),
-            hidden_dim=hidden_dim,
-            init_stddev=init_stddev,
+            map_size=sticker_map_size(ranker_args["image_encoder"], image_size),
+            hidden_dim=ranker_args["hidden_dim"],
+            init_stddev=ranker_args["init_stddev"],
             dtype=dtype,
             name="matcher",
-            **matcher_args,
+            **model_args,
         )
-        super().__init__(
-            matcher,
-            num_emoji,
-            context_len,
-            max_words,
-            history_len,
-            image_size,
-            hidden_dim=hidden_dim,
-            image_encoder=image_encoder,
-            image_weights=image_weights,
-            cnn_filters=cnn_filters,
-            init_stddev=init_stddev,
-            sticker_norm=sticker_norm,
-            use_classify=use_classify,
-            dtype=dtype,
-            name=name,
-            trainable=trainable,
-        )
+        super().__init__(matcher, num_emoji, context_len, max_words, history_len, image_size, dtype=dtype, **ranker_args)
 
     @classmethod
     def from_stickerchat_config(cls, config, return_attention=False, **kwargs):

@@ -1,11 +1,15 @@
-"""The dtype policy in a model's config, as keras-hub's `Backbone` keeps it.
+"""Model and layer configs: derived from the constructor, with the dtype policy.
+
+`ConfigFromInit` gives a class a `get_config` that returns the arguments it
+was constructed with (bound to its `__init__` signature, defaults included),
+so no class lists its fields a second time.
 
 A functional model subclass rebuilds its layers in `from_config`; without the
 policy in its config a `mixed_bfloat16` model would reload as float32 (every
-layer takes the global policy at load time). `get_config` stores the policy
-its layers compute in (`dtype_config`) and `from_config` rebuilds under it
-(`from_config_with_policy`). A config without `dtype` (a file saved before
-this) still loads, under the global policy.
+layer takes the global policy at load time). As keras-hub's `Backbone` does,
+`get_config` stores the policy its layers compute in (`dtype_config`) and
+`from_config` rebuilds under it (`from_config_with_policy`). A config without
+`dtype` (a file saved before this) still loads, under the global policy.
 """
 
 from __future__ import annotations

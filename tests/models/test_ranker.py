@@ -13,7 +13,14 @@ from stickerchat import specs
 from stickerchat.models import MODEL_NAMES, PESRS, StickerRanker, build_model
 from stickerchat.training import trainer
 from stickerchat.training.task import RankingTask
-from testing import TestCase, random_batch, random_targets, to_numpy, with_repeated_stickers
+from testing import (
+    TestCase,
+    random_batch,
+    random_targets,
+    scores_under_backend,
+    to_numpy,
+    with_repeated_stickers,
+)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 
@@ -53,6 +60,16 @@ class TestFreeCandidateAxis(TestCase):
                 expected = widest[:, :count]
             np.testing.assert_allclose(scores, expected, atol=1e-5, rtol=1e-4)
         assert np.ptp(widest, axis=1).min() > 1e-4
+
+    def test_another_width_under_jax(self):
+        pytest.importorskip("jax")
+        config = _config()
+        models = {name: build_model(name, config) for name in ("pesrs", "mrfn")}
+        batch = random_batch(config.replace(num_candidates=12).data, config.model.vocab_size, seed=2, min_history=1)
+        jax_scores = scores_under_backend(models, batch, "jax")
+        for name, model in models.items():
+            assert jax_scores[name].shape == (3, 12)
+            self.assertAllClose(model(batch)[specs.SCORES], jax_scores[name], atol=1e-4)
 
 
 class TestUniqueStickersForEveryModel(TestCase):
