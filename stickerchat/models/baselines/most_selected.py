@@ -75,7 +75,8 @@ class MostSelected(ConfigFromInit, FunctionalModel):
     It is not a `StickerRanker` (it has no sticker encoder: "the same
     sticker" is an identical image), but it has the ranker's interface: a
     free candidate axis, `reads_history` and `call_on_unique_stickers`, so
-    the trainer, the evaluation and the recommender serve it as any ranker.
+    the trainer and the evaluation treat it as any ranker. (The recommender,
+    which scores cached sticker features with a matcher, refuses it.)
 
     Args:
         num_emoji: int. Emoji vocabulary size.
