@@ -62,6 +62,10 @@ PREFERENCE_TYPES = ("candidate", "literal")
 class StickerMatcher(ConfigFromInit, FunctionalModel):
     """Scores encoded candidate stickers for a dialog context and user history.
 
+    A candidate's score does not depend on the other candidates
+    (`independent_candidates`): the interaction, fusion and gated fusion are
+    per candidate, and the memory read depends on the dialog and history only.
+
     Everything of PESRS after the sticker encoder: utterance encoder (Eq.
     2–8), deep interaction (Eq. 9–15), history encoding (Eq. 16–20),
     preference memory (Eq. 21–24), fusion network (Eq. 25–30), gated fusion
@@ -246,6 +250,8 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         self.return_attention = bool(return_attention)
         self.hidden_dim = hidden_dim
         self.map_size = map_size
+
+    independent_candidates = True
 
     def with_attention(self):
         """This matcher with its attentions as outputs too (τ_u, τ_s and, with a memory, δ and the gate).

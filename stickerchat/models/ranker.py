@@ -13,7 +13,9 @@ around their own *matcher*:
   `MATCHER_INPUT_NAMES` (`matcher_inputs`) and returns a dict with `scores`
   `(batch, cands)` (and, for PESRS with `return_attention=True`, its
   attentions). It declares `reads_history`: whether the scores depend on the
-  user history. The ranker's `reads_history` is the matcher's.
+  user history (the ranker's `reads_history` is the matcher's), and
+  `independent_candidates`: whether a candidate's score is the same in any
+  candidate set (a softmax over the candidates, as in LSTUR, is not).
 
 The candidate axis is free: a ranker (and a reloaded `.keras` file) scores
 any number of candidates. The context and history lengths are those of the

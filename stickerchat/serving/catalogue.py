@@ -119,7 +119,8 @@ def score_many(rec: Recommender, queries: Sequence[dict], candidate_ids: Sequenc
             for q, c in zip(queries[start : start + per_call], candidate_ids[start : start + per_call])
         ]
         inputs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        out.extend(np.asarray(predict_in_blocks(matcher, inputs, MATCH_BATCH)["scores"], np.float32))
+        scores = np.asarray(predict_in_blocks(matcher, inputs, MATCH_BATCH)["scores"], np.float32)
+        out.extend(s[:count] for s in scores)  # the row may be padded (`Recommender.compiled_width`)
     return out
 
 

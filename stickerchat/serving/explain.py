@@ -76,8 +76,8 @@ def _explain_encoded(recommender, context, history_context, history_ids, history
     inputs = recommender.encoded_matcher_inputs(context, history_context, history_ids, history_mask, candidate_ids)
     outputs = recommender.attention_model().predict_on_batch(inputs)
 
-    def flat(name):
-        return np.asarray(outputs[name], np.float32)[0]
+    def flat(name):  # the given candidates (the row may be padded: `Recommender.compiled_width`)
+        return np.asarray(outputs[name], np.float32)[0, : len(candidate_ids)]
 
     delta = None
     if specs.MEMORY_WEIGHTS in outputs:

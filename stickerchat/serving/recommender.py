@@ -29,12 +29,15 @@ Scoring is split along the model's own seam (`stickerchat.models.ranker`):
   otherwise) scores the cached features of the candidates for the encoded
   dialog and user history. Its candidate axis is free, so every request is
   one row of all its candidates, scored by the model's own matcher (no copy);
-  the dialog and history are encoded once per request. With `jit_compile`,
-  XLA compiles the matcher once per distinct number of candidates. In PESRS
-  a candidate's score does not depend on the other candidates (the
-  interaction, fusion and gated fusion are per candidate; the memory read
-  depends on the dialog and history only), so the scores do not depend on
-  the number or the order of the candidates; the tests check this.
+  the dialog and history are encoded once per request. In PESRS a
+  candidate's score does not depend on the other candidates (the matcher's
+  `independent_candidates`: the interaction, fusion and gated fusion are per
+  candidate; the memory read depends on the dialog and history only), so the
+  scores do not depend on the number or the order of the candidates; the
+  tests check this. XLA (`jit_compile`) compiles one program per width of the
+  candidate axis (seconds each on a CPU), so for such a matcher the row is
+  padded to C·2^k candidates (`compiled_width`) with copies of the first
+  candidate, whose scores are dropped.
 
 With `use_cache=False` every call re-encodes the stickers it needs (what the
 full model does); `benchmarks/recommend.py` compares both.
@@ -414,14 +417,16 @@ class Recommender:
 
         Returns:
             The dict of `MATCHER_INPUT_NAMES` with batch 1 and
-            `len(candidate_ids)` candidates.
+            `compiled_width(len(candidate_ids))` candidates: the given ones
+            first, then copies of the first (their scores are to be dropped).
         """
         from stickerchat.models import matcher_inputs
 
         candidate_ids = [int(i) for i in candidate_ids]
+        n = self.compiled_width(len(candidate_ids))
+        candidate_ids += candidate_ids[:1] * (n - len(candidate_ids))
         history_mask = np.asarray(history_mask, bool)
         maps, vectors = self.sticker_features(candidate_ids + [int(i) for i in history_ids])
-        n = len(candidate_ids)
         history_vectors = np.zeros((self.history_len, vectors.shape[-1]), np.float32)
         history_vectors[history_mask] = vectors[n:]
         inputs = matcher_inputs(
@@ -501,7 +506,7 @@ class Recommender:
         ids = self._candidate_ids(candidates, sticker_set)
         inputs = self.matcher_inputs(dialog, user_history, ids)
         scores = np.asarray(self.matcher().predict_on_batch(inputs)[specs.SCORES], np.float32)
-        return ids, scores[0]
+        return ids, scores[0, : len(ids)]
 
     def rank(
         self,
@@ -552,6 +557,21 @@ class Recommender:
         if top_k is not None:
             order = order[:top_k]
         return [(ids[k], float(scores[k])) for k in order]
+
+    def compiled_width(self, count: int) -> int:
+        """Candidates per matcher row for `count` candidates.
+
+        `count` itself, except under XLA for a matcher whose candidate scores
+        do not depend on each other (`independent_candidates`): then the
+        smallest C·2^k >= `count`, so that XLA compiles a few widths rather
+        than one per number of candidates.
+        """
+        if not (self.jit_compile and self.model.matcher.independent_candidates):
+            return count
+        width = self.num_candidates
+        while width < count:
+            width *= 2
+        return width
 
     def matcher(self):
         """The model's own matcher as a model (`StickerRanker.matcher_model`), XLA-compiled with `jit_compile`."""

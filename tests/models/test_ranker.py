@@ -61,6 +61,19 @@ class TestFreeCandidateAxis(TestCase):
             np.testing.assert_allclose(scores, expected, atol=1e-5, rtol=1e-4)
         assert np.ptp(widest, axis=1).min() > 1e-4
 
+    @pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "most_selected"])
+    def test_independent_candidates_is_what_the_matcher_does(self, name):
+        # A matcher that declares `independent_candidates` gives each candidate
+        # the same score in any set; one that does not (a softmax or a top-k
+        # over the set) gives different ones.
+        config = _config()
+        model = build_model(name, config)
+        batch = random_batch(config.replace(num_candidates=8).data, config.model.vocab_size, seed=3, min_history=1)
+        alone = to_numpy(model(_candidates(batch, 3))[specs.SCORES])
+        within = to_numpy(model(batch)[specs.SCORES])[:, :3]
+        same = np.allclose(alone, within, atol=1e-5, rtol=1e-4)
+        assert same == model.matcher.independent_candidates, (alone, within)
+
     def test_another_width_under_jax(self):
         pytest.importorskip("jax")
         config = _config()

@@ -104,11 +104,14 @@ class BaselineMatcher(ConfigFromInit, keras.layers.Layer):
 
     (the history arguments only when `reads_history`), which returns float32
     scores `(batch, cands)`; the output is `{"scores": scores}`. A subclass
+    whose candidate scores do not depend on the other candidates of the set
+    says so with `independent_candidates = True`. A subclass
     creates its sub-layers in `build_matcher(context_shape, units_shape)`.
     `get_config` returns the constructor's arguments (`ConfigFromInit`).
     """
 
     reads_history = False
+    independent_candidates = False
 
     def build(self, input_shape):
         map_shape = tuple(input_shape[CANDIDATE_STICKER_MAP])

@@ -63,6 +63,7 @@ class DAMMatcher(BaselineMatcher):
 
 
     reads_history = False
+    independent_candidates = True  # each candidate is matched and scored on its own
 
     def __init__(
         self,

@@ -72,6 +72,7 @@ class MRFNMatcher(BaselineMatcher):
 
 
     reads_history = False
+    independent_candidates = True  # each candidate is matched and scored on its own
 
     def __init__(
         self, vocab_size, emb_dim, hidden_dim, num_heads=4, ffn_dim=0, dropout=0.0, init_stddev=0.02, **kwargs

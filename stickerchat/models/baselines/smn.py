@@ -58,6 +58,7 @@ class SMNMatcher(BaselineMatcher):
 
 
     reads_history = False
+    independent_candidates = True  # each candidate is matched and scored on its own
 
     def __init__(self, vocab_size, emb_dim, hidden_dim, conv_filters=8, matching_dim=50, init_stddev=0.02, **kwargs):
         super().__init__(**kwargs)
