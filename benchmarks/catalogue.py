@@ -227,7 +227,7 @@ def main(argv):
     ]
     print("\n".join(out), flush=True)
     out = []
-    del cat, exact, hnsw
+    cat = exact = hnsw = None  # free them (the closures above are not called again)
 
     # --- Recall alone on recall_only_size stickers -------------------------------------------------
     m = FLAGS.recall_only_size

@@ -101,8 +101,6 @@ def main(argv):
     ]
     if len(every) < 1000:
         raise SystemExit(f"the model's corpus has {len(every)} stickers; 1,000 distinct candidates are needed")
-    from stickerchat.serving.recommender import MATCH_BATCH, predict_in_blocks
-
     for n in (10, 50, 1000):
         candidates = every[:n]
         t_cache = _median_seconds(lambda: cached.rank(dialog, history, candidates=candidates), FLAGS.repeats)
@@ -111,9 +109,9 @@ def main(argv):
         b = dict(uncached.rank(dialog, history, candidates=candidates))
         assert max(abs(a[i] - b[i]) for i in a) < 1e-5
         # What no feature cache can skip (the matcher), and what it does skip (the encoder).
-        inputs, count = cached.matcher_inputs(dialog, history, candidates)
-        matcher = cached.matcher_for(cached.row_width(count))
-        t_match = _median_seconds(lambda: predict_in_blocks(matcher, inputs, MATCH_BATCH), FLAGS.repeats)
+        inputs = cached.matcher_inputs(dialog, history, candidates)
+        matcher = cached.matcher()
+        t_match = _median_seconds(lambda: matcher.predict_on_batch(inputs), FLAGS.repeats)
         ids = candidates + [sticker for _, sticker in history]
         t_encode = _median_seconds(lambda: uncached.encode_stickers(ids), FLAGS.repeats)
         rows.append(

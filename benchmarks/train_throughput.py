@@ -132,7 +132,7 @@ def measure(model_name: str, preset: str, precision: str, jit: bool, unique: boo
         model = build_model(model_name, cfg)
         task = RankingTask(model, margin=cfg.train.margin, classify_warmup_steps=0)
         task.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit)
-        x, y = synthetic_batch(cfg, batch, unique=unique, history=getattr(model, "use_memory", True))
+        x, y = synthetic_batch(cfg, batch, unique=unique, history=model.reads_history)
         times = []
         for i in range(FLAGS.warmup + FLAGS.steps):
             start = time.perf_counter()

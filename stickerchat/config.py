@@ -197,10 +197,10 @@ class TrainConfig:
         attention_images: int. Validation examples whose τ_s heatmaps are
             written to TensorBoard at each validation (0: none).
         unique_stickers: bool. Encode each distinct sticker image of a
-            training batch once and gather (`PESRS.call_on_unique_stickers`;
+            training batch once and gather (`StickerRanker.call_on_unique_stickers`;
             the same scores and gradients, about half the encoder calls on
-            the demo corpus). Used for the models that support it under a
-            single-replica strategy; otherwise every slot is encoded.
+            the demo corpus). Every registered model supports it; used under
+            a single-replica strategy, otherwise every slot is encoded.
         sticker_bucket: int. With `unique_stickers`, the distinct images of a
             batch are padded to a multiple of this many (fewer shapes for XLA
             to compile); 0 means 32 with `jit_compile`, else 1 (no padding).

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from stickerchat import specs
+from stickerchat.models import CANDIDATE_STICKER_VECTOR
 from stickerchat.rundir.runfiles import file_sha256
 from stickerchat.serving.feature_cache import CACHE_FORMAT, FeatureCache
 from stickerchat.serving.recommender import Recommender, RecommenderError
@@ -67,24 +68,69 @@ def test_scores_do_not_depend_on_other_candidates_or_chunking(rec):
     np.testing.assert_allclose(single, scores[7:8], atol=1e-6)
 
 
-def test_row_width_pads_less_than_one_row_of_candidates(rec):
-    from stickerchat.serving.recommender import MAX_ROW_FACTOR
+def test_the_model_is_served_as_it_is(rec):
+    # No copy of the matcher per width: the model's own matcher scores any
+    # number of candidates, and the attentions come from the same layers.
+    assert rec.matcher() is rec.model.matcher
+    attention = rec.attention_model()
+    assert {id(w) for w in attention.weights} == {id(w) for w in rec.model.matcher.weights}
+    corpus = rec.corpus
+    many = [s for k in list(corpus.sticker_sets)[:2] for s in corpus.sticker_sets[k]]
+    inputs = rec.matcher_inputs(DIALOG, _history(corpus), many)
+    width = rec.compiled_width(len(many))
+    assert inputs[CANDIDATE_STICKER_VECTOR].shape[:2] == (1, width)
+    out = attention.predict_on_batch(inputs)
+    _, scores = rec.score(DIALOG, _history(corpus), candidates=many)
+    np.testing.assert_allclose(np.asarray(out[specs.SCORES])[0, : len(many)], scores, atol=1e-5)
+    assert np.asarray(out[specs.STICKER_ATTENTION]).shape[:2] == (1, width)
 
+
+def test_xla_compiles_few_widths(tiny_model_dir, rec):
+    # Under XLA a PESRS row is padded to C·2^k candidates (its scores are per
+    # candidate), so 1..1,000 candidates need a handful of compiled widths.
     c = rec.num_candidates
-    assert rec.row_width(1) == rec.row_width(c) == c
-    for count in (1, c + 1, 7 * c - 1, MAX_ROW_FACTOR * c, MAX_ROW_FACTOR * c + 1, 1000, 5000):
-        width = rec.row_width(count)
-        rows = -(-count // width)
-        assert width % c == 0 and width <= MAX_ROW_FACTOR * c
-        assert rows == -(-count // (MAX_ROW_FACTOR * c))  # as few rows as the cap allows
-        assert rows * width - count < rows * c  # under C padding candidates per row
-    assert rec.row_width(200 * c) == 50 * c  # four rows of 50·C, not 4·64·C = 256·C slots
+    assert rec.jit_compile and rec.model.matcher.independent_candidates
+    assert {rec.compiled_width(n) for n in range(1, c + 1)} == {c}
+    assert rec.compiled_width(c + 1) == 2 * c and rec.compiled_width(1000) >= 1000
+    assert len({rec.compiled_width(n) for n in range(1, 1001)}) <= 1 + int(np.ceil(np.log2(1000 / c)))
+    plain = Recommender.from_model_dir(tiny_model_dir, jit_compile=False)
+    assert plain.compiled_width(c + 1) == c + 1  # without XLA: no padding
+
+
+@pytest.mark.parametrize("name", ["mrfn", "lstur"])
+def test_a_baseline_is_served(rec, name):
+    from stickerchat.models import build_model
+
+    model = build_model(name, rec.config)
+    served = Recommender(model, rec.config, rec.corpus, jit_compile=False)
+    corpus = rec.corpus
+    candidates = corpus.sticker_sets[list(corpus.sticker_sets)[0]][: rec.num_candidates]
+    _, scores = served.score(DIALOG, _history(corpus), candidates=candidates)
+    np.testing.assert_allclose(scores, _full_scores(served, DIALOG, _history(corpus), candidates), atol=1e-5)
+    # LSTUR's softmax over the candidates: its rows are never padded.
+    assert model.matcher.independent_candidates == (name == "mrfn")
+    xla = Recommender(model, rec.config, rec.corpus, jit_compile=True)
+    assert xla.compiled_width(3) == (rec.num_candidates if name == "mrfn" else 3)
+    three = candidates[:3]
+    expected = served.score(DIALOG, _history(corpus), candidates=three)[1]
+    np.testing.assert_allclose(xla.score(DIALOG, _history(corpus), candidates=three)[1], expected, atol=1e-5)
+    if name == "mrfn":
+        np.testing.assert_allclose(expected, scores[:3], atol=1e-5)
+    with pytest.raises(RecommenderError, match="no attention"):
+        served.attention_model()
+
+
+def test_a_model_without_a_matcher_is_refused(rec):
+    from stickerchat.models import build_model
+
+    with pytest.raises(RecommenderError, match="StickerRanker"):
+        Recommender(build_model("most_selected", rec.config), rec.config, rec.corpus)
 
 
 def test_xla_matcher_equals_the_plain_one(tiny_model_dir, rec):
     plain = Recommender.from_model_dir(tiny_model_dir, jit_compile=False)
     assert rec.jit_compile and not plain.jit_compile
-    assert rec.matcher_for(rec.num_candidates).jit_compile is True
+    assert rec.matcher().jit_compile is True
     corpus = rec.corpus
     many = [s for k in list(corpus.sticker_sets)[:2] for s in corpus.sticker_sets[k]]
     _, xla = rec.score(DIALOG, _history(corpus), candidates=many)

@@ -194,6 +194,30 @@ def random_batch(data_config, vocab_size, batch_size=3, seed=0, min_history=0):
     return batch
 
 
+def with_repeated_stickers(config, batch_size=4, pool=7, seed=0):
+    """A batch whose candidate and history images are drawn from `pool` distinct images.
+
+    Returns `(full, unique)`: the usual inputs, and the same batch with the
+    stickers de-duplicated (`specs.unique_sticker_specs`), one zero image
+    standing for the padded history slots.
+    """
+    d = config.data
+    full = random_batch(d, config.model.vocab_size, batch_size=batch_size, seed=seed, min_history=1)
+    rng = np.random.default_rng(seed + 7)
+    images = rng.integers(0, 256, (pool, d.image_size, d.image_size, 3)).astype(np.uint8)
+    images[0] = 0  # the padded history slots' image
+    candidate_slots = rng.integers(1, pool, (batch_size, d.num_candidates)).astype(np.int32)
+    history_slots = rng.integers(1, pool, (batch_size, d.history_len)).astype(np.int32)
+    history_slots = np.where(full[specs.HISTORY_MASK] > 0, history_slots, 0).astype(np.int32)
+    full[specs.CANDIDATE_IMAGES] = images[candidate_slots]
+    full[specs.HISTORY_IMAGES] = images[history_slots]
+    unique = {k: full[k] for k in (specs.CONTEXT, specs.HISTORY_CONTEXT, specs.HISTORY_MASK)}
+    unique.update(
+        {specs.STICKER_IMAGES: images, specs.CANDIDATE_SLOTS: candidate_slots, specs.HISTORY_SLOTS: history_slots}
+    )
+    return full, unique
+
+
 def random_targets(data_config, num_emoji, batch_size=3, seed=0):
     rng = np.random.default_rng(seed + 1)
     return {

@@ -7,12 +7,13 @@ The data's path through them: `StickerEncoder` (Eq. 1, 18) and
 All use `keras.ops` only and run under the tensorflow, jax and torch backends.
 """
 
+from stickerchat.layers.context_pooling import ContextPooling
 from stickerchat.layers.deep_interaction import DeepInteraction, PlainInteraction
 from stickerchat.layers.fusion import FusionNetwork
-from stickerchat.layers.gated_fusion import GatedFusion, MatchingScore
+from stickerchat.layers.gated_fusion import GatedFusion
 from stickerchat.layers.history_encoder import HistoryEncoder, recency_positions
 from stickerchat.layers.masking import masked_max, masked_mean, masked_softmax
-from stickerchat.layers.pooling import ContextPooling
+from stickerchat.layers.matching_score import MatchingScore
 from stickerchat.layers.position_encoding import SinusoidalPositionEncoding
 from stickerchat.layers.preference_memory import PreferenceMemory
 from stickerchat.layers.sticker_encoder import EmojiClassifier, StickerEncoder, sticker_map_size

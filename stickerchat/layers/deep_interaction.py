@@ -3,9 +3,8 @@
 import keras
 from keras import ops
 
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.masking import NEG_INF, masked_mean, masked_softmax
-from stickerchat.layers.transformer import truncated_normal
-
 
 # How w of Eq. 10 starts: `normal` (the §6.4 truncated normal, or Glorot with
 # init_stddev=0) or `dot` (w₃ = 1/√d, w₁ = w₂ = 0: a scaled dot product).
@@ -180,7 +179,7 @@ class DeepInteraction(_Integration):
         self.built = True
 
     def call(self, sticker_map, sticker_vector, utterances, padding_mask):
-        n, p, d = sticker_map.shape[1], sticker_map.shape[2], sticker_map.shape[-1]
+        n, p, d = ops.shape(sticker_map)[1], sticker_map.shape[2], sticker_map.shape[-1]  # n: any number of candidates
         t = utterances.shape[1]
         units = ops.reshape(sticker_map, (-1, n, p * p, d))  # O_k, k ∈ [1, p²]
         kernel = ops.cast(self.relation_kernel, units.dtype)
@@ -242,7 +241,7 @@ class PlainInteraction(_Integration):
         self.built = True
 
     def call(self, sticker_map, sticker_vector, utterances, padding_mask):
-        n, p, d = sticker_map.shape[1], sticker_map.shape[2], sticker_map.shape[-1]
+        n, p, d = ops.shape(sticker_map)[1], sticker_map.shape[2], sticker_map.shape[-1]  # n: any number of candidates
         t = utterances.shape[1]
         units = ops.reshape(sticker_map, (-1, n, p * p, d))
         sticker_part = ops.mean(units, axis=2)[:, :, None, :]  # (b, n, 1, d)

@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.masking import broadcast_mask
 from stickerchat.layers.position_encoding import SinusoidalPositionEncoding
-from stickerchat.layers.transformer import TransformerBlock, truncated_normal
+from stickerchat.layers.transformer import TransformerBlock
 
 FUSION_RNN_TYPES = ("gru", "transformer")
 
@@ -126,7 +127,7 @@ class FusionNetwork(keras.layers.Layer):
         self.built = True
 
     def call(self, interactions, utterance_mask, training=False):
-        n, t, d = interactions.shape[1], interactions.shape[2], interactions.shape[3]
+        n, t, d = ops.shape(interactions)[1], interactions.shape[2], interactions.shape[3]  # n: any number of candidates
         x = ops.reshape(interactions, (-1, t, d))  # (batch * cands, turns, d)
         mask = broadcast_mask(ops.expand_dims(utterance_mask, 1), interactions[..., 0])
         mask = ops.reshape(mask, (-1, t))

@@ -1,15 +1,10 @@
-"""Gated fusion and the matching score (Eq. 31–32); SRS's score."""
+"""Gated fusion of the context interaction and the user preference, and the score (Eq. 31–32)."""
 
 import keras
 from keras import ops
 
-from stickerchat.layers.transformer import truncated_normal
-
-
-def _score_dense(layer, name):
-    return keras.layers.Dense(
-        1, kernel_initializer=truncated_normal(layer.init_stddev), dtype="float32", name=name
-    )
+from stickerchat.layers.initializers import truncated_normal
+from stickerchat.layers.matching_score import score_dense
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -63,9 +58,9 @@ class GatedFusion(keras.layers.Layer):
 
     def build(self, interaction_shape, preference_shape=None, candidate_vector_shape=None):
         d = interaction_shape[-1]
-        self.gate_dense = _score_dense(self, "gate")
+        self.gate_dense = score_dense(self, "gate")
         self.gate_dense.build((None, None, 2 * d))
-        self.score_dense = _score_dense(self, "score")
+        self.score_dense = score_dense(self, "score")
         self.score_dense.build((None, None, d))
         if self.candidate_aware:
             self.candidate_projection = keras.layers.Dense(
@@ -97,48 +92,4 @@ class GatedFusion(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"init_stddev": self.init_stddev, "candidate_aware": self.candidate_aware})
-        return config
-
-
-@keras.saving.register_keras_serializable(package="stickerchat")
-class MatchingScore(keras.layers.Layer):
-    """SRS's score without a preference memory: `y = σ(FC(g_Tu))`.
-
-    This is Eq. 32 with the gate fixed to 1 (SRS, "PESRS w/o UPM"). Computed
-    in float32.
-
-    Args:
-        init_stddev: float. Truncated-normal std. Defaults to 0.02.
-
-    Call args:
-        interaction: tensor `(batch, cands, dim)`: g_Tu.
-
-    Returns:
-        float32 tensor `(batch, cands)`.
-
-    References:
-        Eq. 32 (§5.6.4) of the PESRS paper; SRS (§6.2, Table 3 "w/o UPM").
-    """
-
-    def __init__(self, init_stddev=0.02, **kwargs):
-        super().__init__(**kwargs)
-        self.init_stddev = float(init_stddev)
-
-    def build(self, interaction_shape):
-        self.score_dense = _score_dense(self, "score")
-        self.score_dense.build((None, None, interaction_shape[-1]))
-        self.built = True
-
-    def call(self, interaction):
-        return ops.squeeze(ops.sigmoid(self.score_dense(ops.cast(interaction, "float32"))), -1)
-
-    def compute_output_shape(self, interaction_shape):
-        return tuple(interaction_shape[:2])
-
-    def compute_output_spec(self, interaction):
-        return keras.KerasTensor(self.compute_output_shape(interaction.shape), dtype="float32")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"init_stddev": self.init_stddev})
         return config

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from stickerchat.layers.transformer import truncated_normal
+from stickerchat.layers.initializers import truncated_normal
 
 
 def recency_positions(history_mask):

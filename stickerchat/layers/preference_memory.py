@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.masking import masked_softmax
-from stickerchat.layers.transformer import truncated_normal
 
 MEMORY_TYPES = ("attention", "average", "weighted")
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from stickerchat.layers.transformer import truncated_normal
+from stickerchat.layers.initializers import truncated_normal
 
 BACKBONES = ("inception_v3", "small_cnn")
 
@@ -77,13 +77,14 @@ class StickerEncoder(keras.layers.Layer):
             are as small. Defaults to False.
 
     Call args:
-        images: uint8 (or float in [0, 255]) tensor `(batch, S, S, 3)`;
-            callers flatten `(batch, stickers, S, S, 3)` first.
+        images: uint8 (or float in [0, 255]) tensor `(n, S, S, 3)`, or
+            `(batch, stickers, S, S, 3)` (any leading axes, encoded in one
+            pass of `batch * stickers` images).
         training: bool.
 
     Returns:
-        tuple `(O, O_flat)`: `(batch, p, p, hidden_dim)` and
-        `(batch, hidden_dim)`.
+        tuple `(O, O_flat)`: `(..., p, p, hidden_dim)` and
+        `(..., hidden_dim)`, with the leading axes of `images`.
 
     References:
         Eq. 1 (§5.2) and Eq. 18 (§5.5.1) of the PESRS paper.
@@ -188,6 +189,11 @@ class StickerEncoder(keras.layers.Layer):
         self.built = True
 
     def call(self, images, training=False):
+        if len(images.shape) != 4:  # (..., S, S, 3): encode the leading axes as one
+            leading = tuple(ops.shape(images)[:-3])
+            sticker_map, sticker_vector = self.call(ops.reshape(images, (-1,) + tuple(images.shape[-3:])), training)
+            p, d = self.map_size, self.hidden_dim
+            return ops.reshape(sticker_map, leading + (p, p, d)), ops.reshape(sticker_vector, leading + (d,))
         x = ops.cast(images, self.compute_dtype) / 127.5 - 1.0  # Inception's [-1, 1]
         if self.backbone == "inception_v3":
             feature_map, final_map = self.inception(x, training=training)
@@ -204,8 +210,8 @@ class StickerEncoder(keras.layers.Layer):
         return sticker_map, sticker_vector  # O, O_flat
 
     def compute_output_shape(self, images_shape):
-        p = self.map_size
-        return (images_shape[0], p, p, self.hidden_dim), (images_shape[0], self.hidden_dim)
+        p, leading = self.map_size, tuple(images_shape[:-3])
+        return leading + (p, p, self.hidden_dim), leading + (self.hidden_dim,)
 
     def get_config(self):
         config = super().get_config()

@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.position_encoding import SinusoidalPositionEncoding
-from stickerchat.layers.transformer import TransformerBlock, truncated_normal
+from stickerchat.layers.transformer import TransformerBlock
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")

@@ -1,27 +1,29 @@
-"""SRS / PESRS models, their registry and losses."""
+"""The rankers of the paper: SRS / PESRS and the baselines, their registry and losses."""
 
 from stickerchat.models import losses
-from stickerchat.models.pesrs import (
+from stickerchat.models.pesrs import PESRS, StickerMatcher
+from stickerchat.models.ranker import (
     CANDIDATE_STICKER_MAP,
     CANDIDATE_STICKER_VECTOR,
     HISTORY_STICKER_VECTOR,
     MATCHER_INPUT_NAMES,
-    PESRS,
-    StickerMatcher,
+    StickerRanker,
+    matcher_inputs,
 )
-from stickerchat.models.registry import MODEL_NAMES, VARIANTS, build_model, register_model, resolve_model_config
+from stickerchat.models.registry import MODEL_NAMES, MODELS, build_model, resolve_model_config
 
 __all__ = [
     "CANDIDATE_STICKER_MAP",
     "CANDIDATE_STICKER_VECTOR",
     "HISTORY_STICKER_VECTOR",
     "MATCHER_INPUT_NAMES",
+    "MODELS",
     "MODEL_NAMES",
     "PESRS",
     "StickerMatcher",
-    "VARIANTS",
+    "StickerRanker",
     "build_model",
     "losses",
-    "register_model",
+    "matcher_inputs",
     "resolve_model_config",
 ]

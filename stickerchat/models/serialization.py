@@ -1,14 +1,20 @@
-"""The dtype policy in a model's config, as keras-hub's `Backbone` keeps it.
+"""Model and layer configs: derived from the constructor, with the dtype policy.
+
+`ConfigFromInit` gives a class a `get_config` that returns the arguments it
+was constructed with (bound to its `__init__` signature, defaults included),
+so no class lists its fields a second time.
 
 A functional model subclass rebuilds its layers in `from_config`; without the
 policy in its config a `mixed_bfloat16` model would reload as float32 (every
-layer takes the global policy at load time). `get_config` stores the policy
-its layers compute in (`dtype_config`) and `from_config` rebuilds under it
-(`from_config_with_policy`). A config without `dtype` (a file saved before
-this) still loads, under the global policy.
+layer takes the global policy at load time). As keras-hub's `Backbone` does,
+`get_config` stores the policy its layers compute in (`dtype_config`) and
+`from_config` rebuilds under it (`from_config_with_policy`). A config without
+`dtype` (a file saved before this) still loads, under the global policy.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import keras
 
@@ -47,3 +53,56 @@ def from_config_with_policy(cls, config: dict):
     if policy is not None:
         model.dtype_policy = policy
     return model
+
+
+# Constructor arguments a model's or layer's base config already holds.
+_BASE_KEYS = ("self", "name", "dtype", "trainable")
+
+
+class ConfigFromInit:
+    """`get_config` from the arguments the object was constructed with.
+
+    Mixed in before `keras.Model` or `keras.layers.Layer`. `__new__` binds
+    the call's arguments to the class's `__init__` signature, defaults
+    included (as Keras's own auto-config does, but also for arguments that
+    are Keras objects or dtype policies), so a subclass never lists its
+    fields twice. `get_config` returns them, plus `name` and `trainable`
+    and, for a model, the `dtype` policy its layers compute in
+    (`dtype_config`), so a `mixed_bfloat16` model reloads under its policy.
+    An argument stored on the object as a Keras layer of the same name (a
+    ranker's `matcher`) is serialized from that attribute.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls, *args, **kwargs)
+        signature = inspect.signature(cls.__init__)
+        try:
+            bound = signature.bind(None, *args, **kwargs)
+        except TypeError:  # Keras's own `cls.__new__(cls)` probes, never initialised
+            return instance
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        for name, parameter in signature.parameters.items():
+            if parameter.kind == inspect.Parameter.VAR_KEYWORD:
+                arguments.update(arguments.pop(name, {}))
+        vars(instance)["_init_arguments"] = {k: v for k, v in arguments.items() if k not in _BASE_KEYS}
+        return instance
+
+    def get_config(self):
+        if isinstance(self, keras.Model):
+            config = {"name": self.name, "trainable": self.trainable}
+            config.update(dtype_config(self))
+        else:
+            config = super().get_config()
+        for key, value in self._init_arguments.items():
+            attribute = getattr(self, key, None)
+            if isinstance(attribute, keras.layers.Layer):
+                value = keras.saving.serialize_keras_object(attribute)
+            config[key] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        if issubclass(cls, keras.Model):
+            return from_config_with_policy(cls, config)
+        return super().from_config(config)

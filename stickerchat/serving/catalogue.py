@@ -40,7 +40,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import math
 import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -103,19 +102,18 @@ def score_many(rec: Recommender, queries: Sequence[dict], candidate_ids: Sequenc
     count = len(candidate_ids[0])
     if any(len(c) != count for c in candidate_ids):
         raise ValueError("score_many needs candidate lists of one length")
-    width = rec.row_width(count)
-    rows = math.ceil(count / width)
-    matcher = rec.matcher_for(width)
-    per_call = max(1, MATCH_BATCH // rows)
+    matcher = rec.matcher()
+    # Queries per call: at most MATCH_BATCH, and at most MATCH_BATCH * 64 * C candidates in all.
+    per_call = max(1, min(MATCH_BATCH, MATCH_BATCH * 64 * rec.num_candidates // count))
     out = []
     for start in range(0, len(queries), per_call):
         parts = [
-            rec.encoded_matcher_inputs(q["context"], q["history_context"], q["history_ids"], q["history_mask"], c)[0]
+            rec.encoded_matcher_inputs(q["context"], q["history_context"], q["history_ids"], q["history_mask"], c)
             for q, c in zip(queries[start : start + per_call], candidate_ids[start : start + per_call])
         ]
         inputs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        scores = np.asarray(predict_in_blocks(matcher, inputs, MATCH_BATCH)["scores"], np.float32).reshape(len(parts), -1)
-        out.extend(s[:count] for s in scores)
+        scores = np.asarray(predict_in_blocks(matcher, inputs, MATCH_BATCH)["scores"], np.float32)
+        out.extend(s[:count] for s in scores)  # the row may be padded (`Recommender.compiled_width`)
     return out
 
 

@@ -2,9 +2,9 @@
 
 `explain(recommender, dialog, user_history, candidates)` (raw text) or
 `explain_example(recommender, split, position)` (an example of the corpus)
-scores the candidates with a copy of the matcher that also returns its
-attentions (`Recommender.attention_matcher`, same weights, cached sticker
-features) and returns an `Explanation`. The three figure functions turn it
+scores the candidates with the model's matcher and its attentions
+(`Recommender.attention_model`: `StickerMatcher.with_attention`, the same
+layers and weights, cached sticker features) and returns an `Explanation`. The three figure functions turn it
 into the paper's pictures with `stickerchat.evaluation.visualize`:
 
 * `figure10(explanation)`: the chosen sticker (the ground truth of a corpus
@@ -27,8 +27,6 @@ from stickerchat import specs
 from stickerchat.data.features import example_inputs
 from stickerchat.data.vocab import context_words, utterance_words
 from stickerchat.evaluation import visualize
-from stickerchat.models.pesrs import CANDIDATE_STICKER_VECTOR
-from stickerchat.serving.recommender import MATCH_BATCH, predict_in_blocks
 
 
 @dataclasses.dataclass
@@ -77,13 +75,11 @@ class Explanation:
 
 
 def _explain_encoded(recommender, context, history_context, history_ids, history_mask, candidate_ids, words, label=None):
-    inputs, n = recommender.encoded_matcher_inputs(context, history_context, history_ids, history_mask, candidate_ids)
-    width = int(inputs[CANDIDATE_STICKER_VECTOR].shape[1])
-    outputs = predict_in_blocks(recommender.attention_matcher(width), inputs, MATCH_BATCH)
+    inputs = recommender.encoded_matcher_inputs(context, history_context, history_ids, history_mask, candidate_ids)
+    outputs = recommender.attention_model().predict_on_batch(inputs)
 
-    def flat(name):
-        value = np.asarray(outputs[name], np.float32)
-        return value.reshape((-1,) + value.shape[2:])[:n]
+    def flat(name):  # the given candidates (the row may be padded: `Recommender.compiled_width`)
+        return np.asarray(outputs[name], np.float32)[0, : len(candidate_ids)]
 
     delta = None
     if specs.MEMORY_WEIGHTS in outputs:
@@ -117,7 +113,7 @@ def explain(recommender, dialog: Sequence[str], user_history=None, candidates=No
     ids = recommender._candidate_ids(candidates, sticker_set)
     context = recommender.encode_dialog(dialog)
     history_context, history_ids, history_mask = recommender.encode_history(
-        user_history if recommender.uses_history else None
+        user_history if recommender.model.reads_history else None
     )
     c = recommender.config.data
     words = dialog_words(dialog, c.context_len, c.max_words)
@@ -130,7 +126,7 @@ def explain_example(recommender, split: str, position: int) -> Explanation:
     vocab = recommender.corpus.vocab
     words = [vocab.decode(row) for row in ex["context"] if np.any(row != specs.PAD_ID)]
     history = (ex["history_context"], ex["history_ids"], ex["history_mask"])
-    if not recommender.uses_history:
+    if not recommender.model.reads_history:
         history = (np.zeros_like(ex["history_context"]), [], np.zeros_like(ex["history_mask"]))
     return _explain_encoded(recommender, ex["context"], *history, ex["candidate_ids"], words, label=ex["label"])
 

@@ -13,7 +13,7 @@ Raw text is tokenised exactly as the training data was, by the corpus
 `context_len` non-empty utterances are kept, each cut to its first
 `max_words` words, unknown words map to `<unk>`.
 
-Scoring is split along the model's own seam (`stickerchat.models.pesrs`):
+Scoring is split along the model's own seam (`stickerchat.models.ranker`):
 
 * The sticker encoder (Eq. 1, 18) depends on the sticker image only. Its
   outputs O `(p, p, d)` and O_flat `(d,)` are computed once per sticker id and
@@ -25,18 +25,19 @@ Scoring is split along the model's own seam (`stickerchat.models.pesrs`):
   (checksum, shapes, row counts, repeated ids, NaNs) or whose features differ
   from a fresh encoding of a few of its stickers is discarded with a warning
   and the stickers are encoded again.
-* The matcher (`model.matcher`, Eq. 2–32) scores the cached features of the
-  candidates for the encoded dialog and user history. Its inputs have a fixed
-  number of candidates C (`DataConfig.num_candidates`); the weights of a
-  `StickerMatcher` do not depend on that number, so for more candidates a
-  copy of the matcher with a wider candidate axis (C·2^k, at most 64·C) is
-  built once per width with the same weights, and the dialog and history are
-  encoded once per row instead of once per C candidates. The last row is
-  padded with copies of the first candidate, whose scores are dropped. In
-  PESRS a candidate's score does not depend on the other candidates of its
-  row (the interaction, fusion and gated fusion are per candidate; the memory
-  read depends on the dialog and history only), so the scores do not depend
-  on the row width or on the order of the candidates; the tests check this.
+* The matcher (`model.matcher`: Eq. 2–32 for PESRS, a baseline's matcher
+  otherwise) scores the cached features of the candidates for the encoded
+  dialog and user history. Its candidate axis is free, so every request is
+  one row of all its candidates, scored by the model's own matcher (no copy);
+  the dialog and history are encoded once per request. In PESRS a
+  candidate's score does not depend on the other candidates (the matcher's
+  `independent_candidates`: the interaction, fusion and gated fusion are per
+  candidate; the memory read depends on the dialog and history only), so the
+  scores do not depend on the number or the order of the candidates; the
+  tests check this. XLA (`jit_compile`) compiles one program per width of the
+  candidate axis (seconds each on a CPU), so for such a matcher the row is
+  padded to C·2^k candidates (`compiled_width`) with copies of the first
+  candidate, whose scores are dropped.
 
 With `use_cache=False` every call re-encodes the stickers it needs (what the
 full model does); `benchmarks/recommend.py` compares both.
@@ -44,7 +45,6 @@ full model does); `benchmarks/recommend.py` compares both.
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Iterable, List, Optional, Sequence, Tuple
 
@@ -65,7 +65,6 @@ from stickerchat.serving.requests import (  # noqa: F401  (RecommenderError, par
 
 ENCODE_BATCH = 64  # stickers per sticker-encoder call
 MATCH_BATCH = 32  # matcher rows per call
-MAX_ROW_FACTOR = 64  # a matcher row holds at most 64 * C candidates
 
 def predict_in_blocks(model, inputs, block: int):
     """`model.predict_on_batch` over the batch axis in blocks of at most `block` rows.
@@ -98,8 +97,8 @@ class Recommender(RequestEncoder):
     pieces directly (tests and notebooks reuse an in-memory model).
 
     Args:
-        model: a loaded `stickerchat.models.PESRS` (any registered PESRS/SRS
-            variant).
+        model: a loaded `stickerchat.models.StickerRanker` (SRS, PESRS, a
+            variant or a trained baseline).
         config: the run's `stickerchat.config.Config`.
         corpus: the `stickerchat.data` corpus the model was trained on (its
             vocabularies and stickers).
@@ -110,8 +109,9 @@ class Recommender(RequestEncoder):
         use_cache: bool. False re-encodes the stickers at every call (the
             full model's cost; for comparisons).
         jit_compile: bool. XLA-compile the matcher's predictions under the
-            TensorFlow backend (about 1.6× faster on a CPU; JAX always
-            compiles). Scores equal the uncompiled model's within 1e-5.
+            TensorFlow backend (about 1.6× faster on a CPU, once per distinct
+            number of candidates; JAX always compiles). Scores equal the
+            uncompiled model's within 1e-5.
     """
 
     def __init__(
@@ -127,6 +127,12 @@ class Recommender(RequestEncoder):
     ):
         import keras
 
+        from stickerchat.models import StickerRanker
+
+        if not isinstance(model, StickerRanker):
+            raise RecommenderError(
+                f"{type(model).__name__} has no sticker encoder and matcher to serve (a StickerRanker is needed)"
+            )
         self.model = model
         self.jit_compile = bool(jit_compile) and keras.backend.backend() == "tensorflow"
         self.config = config
@@ -135,11 +141,11 @@ class Recommender(RequestEncoder):
         self.use_cache = use_cache
         self.num_candidates = int(config.data.num_candidates)
         self.history_len = int(config.data.history_len)
-        self.uses_history = bool(getattr(model, "use_memory", True))
         self.cache_status = "memory"
         self._known_ids = None
         self._encoder = None
-        self._matchers = {}
+        self._matcher = None
+        self._attention = None
         key = cache_key(
             model_sha256,
             corpus.store.content_digest() if cache_file else "",
@@ -261,14 +267,11 @@ class Recommender(RequestEncoder):
         return ids
 
     def matcher_inputs(self, dialog: Sequence[str], user_history: Optional[History], candidate_ids: Sequence[int]):
-        """The matcher's input dict for raw text and any number of candidates.
-
-        Returns `(inputs, count)`: `inputs` has batch `ceil(count / C)` (rows of
-        C candidates, the dialog and history repeated per row); the scores of
-        the candidates are the first `count` of the flattened `(rows, C)` scores.
-        """
+        """The matcher's input dict for raw text and any number of candidates: one row (batch 1)."""
         context = self.encode_dialog(dialog)
-        history_context, history_ids, history_mask = self.encode_history(user_history if self.uses_history else None)
+        history_context, history_ids, history_mask = self.encode_history(
+            user_history if self.model.reads_history else None
+        )
         return self.encoded_matcher_inputs(context, history_context, history_ids, history_mask, candidate_ids)
 
     def encoded_matcher_inputs(self, context, history_context, history_ids, history_mask, candidate_ids):
@@ -281,30 +284,30 @@ class Recommender(RequestEncoder):
                 entries of `history_mask`, in slot order).
             history_mask: bool `(history_len,)`.
             candidate_ids: any number (>= 1) of sticker ids.
+
+        Returns:
+            The dict of `MATCHER_INPUT_NAMES` with batch 1 and
+            `compiled_width(len(candidate_ids))` candidates: the given ones
+            first, then copies of the first (their scores are to be dropped).
         """
-        from stickerchat.models.pesrs import CANDIDATE_STICKER_MAP, CANDIDATE_STICKER_VECTOR, HISTORY_STICKER_VECTOR
+        from stickerchat.models import matcher_inputs
 
         candidate_ids = [int(i) for i in candidate_ids]
-        history_ids = [int(i) for i in history_ids]
+        n = self.compiled_width(len(candidate_ids))
+        candidate_ids += candidate_ids[:1] * (n - len(candidate_ids))
         history_mask = np.asarray(history_mask, bool)
-        n, c = len(candidate_ids), self.row_width(len(candidate_ids))
-        rows = math.ceil(n / c)
-        padded = candidate_ids + [candidate_ids[0]] * (rows * c - n)
-        maps, vectors = self.sticker_features(padded + history_ids)
-        d = vectors.shape[-1]
-        history_vectors = np.zeros((self.history_len, d), np.float32)
-        history_vectors[history_mask] = vectors[rows * c :]
-        inputs = {
-            specs.CONTEXT: np.broadcast_to(np.asarray(context, np.int32), (rows,) + tuple(np.shape(context))),
-            CANDIDATE_STICKER_MAP: maps[: rows * c].reshape((rows, c) + maps.shape[1:]),
-            CANDIDATE_STICKER_VECTOR: vectors[: rows * c].reshape(rows, c, d),
-            specs.HISTORY_CONTEXT: np.broadcast_to(
-                np.asarray(history_context, np.int32), (rows,) + tuple(np.shape(history_context))
-            ),
-            HISTORY_STICKER_VECTOR: np.broadcast_to(history_vectors, (rows,) + history_vectors.shape),
-            specs.HISTORY_MASK: np.broadcast_to(history_mask.astype(np.int32), (rows,) + history_mask.shape),
-        }
-        return {k: np.ascontiguousarray(v) for k, v in inputs.items()}, n
+        maps, vectors = self.sticker_features(candidate_ids + [int(i) for i in history_ids])
+        history_vectors = np.zeros((self.history_len, vectors.shape[-1]), np.float32)
+        history_vectors[history_mask] = vectors[n:]
+        inputs = matcher_inputs(
+            np.asarray(context, np.int32)[None],
+            maps[None, :n],
+            vectors[None, :n],
+            np.asarray(history_context, np.int32)[None],
+            history_vectors[None],
+            history_mask.astype(np.int32)[None],
+        )
+        return {k: np.ascontiguousarray(v) for k, v in inputs.items()}
 
     def score_split(self, split: str = "test", batch_size: int = MATCH_BATCH, max_examples: Optional[int] = None) -> np.ndarray:
         """Scores the fixed candidates of every example of a split with the cache.
@@ -312,7 +315,7 @@ class Recommender(RequestEncoder):
         Returns float32 `(examples, num_candidates)` in split order (the same
         scores as the full model on the pipeline's batches).
         """
-        from stickerchat.models.pesrs import CANDIDATE_STICKER_MAP, CANDIDATE_STICKER_VECTOR, HISTORY_STICKER_VECTOR
+        from stickerchat.models import matcher_inputs
 
         data = self.corpus.split(split)
         n = len(data) if max_examples is None else min(len(data), max_examples)
@@ -329,15 +332,15 @@ class Recommender(RequestEncoder):
             d = vectors.shape[-1]
             history_vectors = np.zeros(history.shape + (d,), np.float32)
             history_vectors[mask] = vectors[b * c :]
-            inputs = {
-                specs.CONTEXT: self.corpus.contexts[data.index[start:end]],
-                CANDIDATE_STICKER_MAP: maps[: b * c].reshape((b, c) + maps.shape[1:]),
-                CANDIDATE_STICKER_VECTOR: vectors[: b * c].reshape(b, c, d),
-                specs.HISTORY_CONTEXT: history_context,
-                HISTORY_STICKER_VECTOR: history_vectors,
-                specs.HISTORY_MASK: np.asarray(mask, np.int32),
-            }
-            out.append(np.asarray(predict_in_blocks(self.matcher_for(self.num_candidates), inputs, MATCH_BATCH)[specs.SCORES], np.float32))
+            inputs = matcher_inputs(
+                self.corpus.contexts[data.index[start:end]],
+                maps[: b * c].reshape((b, c) + maps.shape[1:]),
+                vectors[: b * c].reshape(b, c, d),
+                history_context,
+                history_vectors,
+                np.asarray(mask, np.int32),
+            )
+            out.append(np.asarray(predict_in_blocks(self.matcher(), inputs, MATCH_BATCH)[specs.SCORES], np.float32))
         return np.concatenate(out) if out else np.zeros((0, self.num_candidates), np.float32)
 
     def score(
@@ -349,10 +352,9 @@ class Recommender(RequestEncoder):
     ) -> Tuple[List[int], np.ndarray]:
         """`(candidate ids, scores float32)` in the candidates' order (see `rank`)."""
         ids = self._candidate_ids(candidates, sticker_set)
-        inputs, n = self.matcher_inputs(dialog, user_history, ids)
-        matcher = self.matcher_for(self.row_width(n))
-        scores = np.asarray(predict_in_blocks(matcher, inputs, MATCH_BATCH)[specs.SCORES], np.float32)
-        return ids, scores.reshape(-1)[:n]
+        inputs = self.matcher_inputs(dialog, user_history, ids)
+        scores = np.asarray(self.matcher().predict_on_batch(inputs)[specs.SCORES], np.float32)
+        return ids, scores[0, : len(ids)]
 
     def rank(
         self,
@@ -404,40 +406,40 @@ class Recommender(RequestEncoder):
             order = order[:top_k]
         return [(ids[k], float(scores[k])) for k in order]
 
-    def row_width(self, count: int) -> int:
+    def compiled_width(self, count: int) -> int:
         """Candidates per matcher row for `count` candidates.
 
-        The fewest rows of at most 64·C candidates, each a multiple of C wide,
-        so that at most C - 1 padding candidates per row are scored (1,000
-        candidates with C = 10: two rows of 500). Each width gets its own
-        matcher, built (and compiled) once.
+        `count` itself, except under XLA for a matcher whose candidate scores
+        do not depend on each other (`independent_candidates`): then the
+        smallest C·2^k >= `count`, so that XLA compiles a few widths rather
+        than one per number of candidates.
         """
-        c = self.num_candidates
-        rows = max(1, math.ceil(count / (MAX_ROW_FACTOR * c)))
-        return c * max(1, math.ceil(math.ceil(count / rows) / c))
+        if not (self.jit_compile and self.model.matcher.independent_candidates):
+            return count
+        width = self.num_candidates
+        while width < count:
+            width *= 2
+        return width
 
-    def matcher_for(self, width: int, return_attention: bool = False):
-        """The matcher with `width` candidates per row, with the model's weights.
-
-        With `return_attention=True` it also returns τ_u, τ_s, δ and the gate.
-        Under TensorFlow with `jit_compile`, its predictions are XLA-compiled
-        (once per width).
-        """
-        if width == self.num_candidates and not return_attention and not self.jit_compile:
-            return self.model.matcher
-        key = (width, return_attention)
-        if key not in self._matchers:
-            from stickerchat.models.pesrs import StickerMatcher
-
-            config = dict(self.model.matcher.get_config(), num_candidates=width, return_attention=return_attention)
-            config.pop("name", None)
-            matcher = StickerMatcher.from_config(config)
-            matcher.set_weights(self.model.matcher.get_weights())
+    def matcher(self):
+        """The model's own matcher as a model (`StickerRanker.matcher_model`), XLA-compiled with `jit_compile`."""
+        if self._matcher is None:
+            self._matcher = self.model.matcher_model()
             if self.jit_compile:
-                matcher.compile(jit_compile=True)
-            self._matchers[key] = matcher
-        return self._matchers[key]
+                self._matcher.compile(jit_compile=True)
+        return self._matcher
 
-    def attention_matcher(self, width: Optional[int] = None):
-        """`matcher_for(width or C, return_attention=True)`."""
-        return self.matcher_for(width or self.num_candidates, return_attention=True)
+    def attention_model(self):
+        """The model's matcher with its attentions as outputs too (`StickerMatcher.with_attention`: shared weights).
+
+        Raises:
+            RecommenderError: the model's matcher has no attentions (a baseline).
+        """
+        if self._attention is None:
+            with_attention = getattr(self.model.matcher, "with_attention", None)
+            if with_attention is None:
+                raise RecommenderError(f"{self.model.name}'s matcher has no attention outputs to explain")
+            self._attention = with_attention()
+            if self.jit_compile:
+                self._attention.compile(jit_compile=True)
+        return self._attention

@@ -9,7 +9,8 @@ outputs are a dict with `scores` and `emoji_logits`) and trains it with
   stickers, weighted by `classify_weight` (off for "w/o Classify");
 * batches whose sticker images are de-duplicated
   (`make_dataset(..., unique_stickers=UniqueStickers())`) go to the model's
-  `call_on_unique_stickers`, the others to the model itself;
+  `call_on_unique_stickers` (every registered model has it), the others to
+  the model itself;
 * the authors' encoder warm-up: for the first `classify_warmup_steps`
   optimizer steps only L_s is minimised, so the sticker encoder learns the
   emoji task before the whole model trains.
@@ -67,12 +68,7 @@ class RankingTask(keras.Model):
         self.emoji_tracker = keras.metrics.Mean(name="emoji_loss")
 
     def call(self, inputs, training=False):
-        if specs.STICKER_IMAGES in inputs:  # a batch with de-duplicated stickers
-            if not hasattr(self.model, "call_on_unique_stickers"):
-                raise ValueError(
-                    f"{type(self.model).__name__} cannot take batches with de-duplicated stickers "
-                    "(make_dataset(..., unique_stickers=None))"
-                )
+        if specs.STICKER_IMAGES in inputs:  # a batch with de-duplicated stickers (every ranker takes one)
             return self.model.call_on_unique_stickers(inputs, training=training)
         return self.model(inputs, training=training)
 

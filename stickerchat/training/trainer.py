@@ -193,20 +193,16 @@ def make_task(config: config_lib.Config, total_steps: int) -> RankingTask:
 def unique_sticker_options(config: config_lib.Config, model, strategy) -> Optional[pipeline.UniqueStickers]:
     """How training batches de-duplicate their stickers; None: every slot is encoded.
 
-    De-duplication is used when `config.train.unique_stickers` is on, the
-    model has `call_on_unique_stickers` (PESRS and its variants) and the
-    strategy has one replica (the unique images are not batch-major, so they
-    cannot be split across replicas).
+    Every registered model takes de-duplicated batches
+    (`call_on_unique_stickers`); they are used when `config.train.unique_stickers`
+    is on and the strategy has one replica (the unique images are not
+    batch-major, so they cannot be split across replicas). The history
+    stickers are included when the model `reads_history`.
     """
-    unique = bool(
-        config.train.unique_stickers
-        and hasattr(model, "call_on_unique_stickers")
-        and getattr(strategy, "num_replicas_in_sync", 1) == 1
-    )
-    if not unique:
+    if not config.train.unique_stickers or getattr(strategy, "num_replicas_in_sync", 1) != 1:
         return None
     return pipeline.UniqueStickers(
-        history=bool(getattr(model, "use_memory", True)),
+        history=model.reads_history,
         bucket=config.train.sticker_bucket or (32 if config.train.jit_compile else 1),
     )
 

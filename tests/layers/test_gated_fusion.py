@@ -1,6 +1,6 @@
 import numpy as np
 
-from stickerchat.layers import GatedFusion, MatchingScore
+from stickerchat.layers import GatedFusion
 from testing import TestCase, to_numpy
 
 
@@ -63,16 +63,4 @@ class TestGatedFusion(TestCase):
             expected_output_shape=((2, 3), (2, 3, 1)),
             expected_num_trainable_weights=5,
             float32_outputs=(0, 1),
-        )
-
-
-class TestMatchingScore(TestCase):
-    def test_layer_behaviors(self):
-        self.run_layer_test(
-            MatchingScore,
-            init_kwargs={"init_stddev": 0.3},
-            input_data={"interaction": _inputs()["interaction"]},
-            expected_output_shape=(2, 3),
-            expected_num_trainable_weights=2,
-            float32_outputs=(0,),
         )

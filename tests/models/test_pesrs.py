@@ -8,15 +8,16 @@ import tensorflow as tf
 
 from stickerchat import config as config_lib
 from stickerchat import specs
-from stickerchat.models import (
-    CANDIDATE_STICKER_MAP,
-    CANDIDATE_STICKER_VECTOR,
-    HISTORY_STICKER_VECTOR,
-    PESRS,
-    build_model,
-    losses,
+from stickerchat.models import PESRS, build_model, losses, matcher_inputs
+from testing import (
+    TestCase,
+    pad_batch,
+    random_batch,
+    random_targets,
+    scores_under_backend,
+    to_numpy,
+    with_repeated_stickers,
 )
-from testing import TestCase, pad_batch, random_batch, random_targets, scores_under_backend, to_numpy
 
 
 
@@ -116,19 +117,19 @@ class TestPESRS(TestCase):
         config = _config()
         model = build_model("pesrs", config, return_attention=True)
         batch = _batch(config, seed=8, min_history=1)
-        candidate_map, candidate_vector = model.encode_stickers(batch[specs.CANDIDATE_IMAGES])
-        _, history_vector = model.encode_stickers(batch[specs.HISTORY_IMAGES])
+        candidate_map, candidate_vector = model.sticker_encoder(batch[specs.CANDIDATE_IMAGES])
+        _, history_vector = model.sticker_encoder(batch[specs.HISTORY_IMAGES])
         # Keras layers take all-tensor (or all-numpy) nested inputs.
         tensor = keras.ops.convert_to_tensor
         matched = model.matcher(
-            {
-                specs.CONTEXT: tensor(batch[specs.CONTEXT]),
-                CANDIDATE_STICKER_MAP: candidate_map,
-                CANDIDATE_STICKER_VECTOR: candidate_vector,
-                specs.HISTORY_CONTEXT: tensor(batch[specs.HISTORY_CONTEXT]),
-                HISTORY_STICKER_VECTOR: history_vector,
-                specs.HISTORY_MASK: tensor(batch[specs.HISTORY_MASK]),
-            }
+            matcher_inputs(
+                tensor(batch[specs.CONTEXT]),
+                candidate_map,
+                candidate_vector,
+                tensor(batch[specs.HISTORY_CONTEXT]),
+                history_vector,
+                tensor(batch[specs.HISTORY_MASK]),
+            )
         )
         full = model(batch)
         for name in (specs.SCORES, specs.MEMORY_WEIGHTS, specs.STICKER_ATTENTION):
@@ -160,30 +161,6 @@ class TestPESRS(TestCase):
         batch = _batch(config, seed=10, min_history=1)
         jax_scores = scores_under_backend({"pesrs": model}, batch, "jax")["pesrs"]
         self.assertAllClose(model(batch)[specs.SCORES], jax_scores, atol=1e-4)
-
-
-def _with_repeated_stickers(config, batch_size=4, pool=7, seed=0):
-    """A batch whose candidate and history images are drawn from `pool` distinct images.
-
-    Returns `(full, unique)`: the usual inputs, and the same batch with the
-    stickers de-duplicated (`specs.unique_sticker_specs`), one zero image
-    standing for the padded history slots.
-    """
-    d = config.data
-    full = _batch(config, batch_size=batch_size, seed=seed, min_history=1)
-    rng = np.random.default_rng(seed + 7)
-    images = rng.integers(0, 256, (pool, d.image_size, d.image_size, 3)).astype(np.uint8)
-    images[0] = 0  # the padded history slots' image
-    candidate_slots = rng.integers(1, pool, (batch_size, d.num_candidates)).astype(np.int32)
-    history_slots = rng.integers(1, pool, (batch_size, d.history_len)).astype(np.int32)
-    history_slots = np.where(full[specs.HISTORY_MASK] > 0, history_slots, 0).astype(np.int32)
-    full[specs.CANDIDATE_IMAGES] = images[candidate_slots]
-    full[specs.HISTORY_IMAGES] = images[history_slots]
-    unique = {k: full[k] for k in (specs.CONTEXT, specs.HISTORY_CONTEXT, specs.HISTORY_MASK)}
-    unique.update(
-        {specs.STICKER_IMAGES: images, specs.CANDIDATE_SLOTS: candidate_slots, specs.HISTORY_SLOTS: history_slots}
-    )
-    return full, unique
 
 
 def _gradients(model, config, inputs, call, training):
@@ -222,8 +199,8 @@ class TestUniqueStickers(TestCase):
     def test_scores_and_gradients_equal_the_full_model(self, name):
         config = _config(dropout=0.0)
         model = build_model(name, config, return_attention=True)
-        full, unique = _with_repeated_stickers(config)
-        if not model.use_memory:
+        full, unique = with_repeated_stickers(config)
+        if not model.reads_history:
             del unique[specs.HISTORY_SLOTS]  # SRS does not read the history images
         self._check(model, config, full, unique, training=True)
 
@@ -234,13 +211,13 @@ class TestUniqueStickers(TestCase):
             image_size=75, num_candidates=3, history_len=2
         )
         model = build_model("pesrs", config)
-        full, unique = _with_repeated_stickers(config, batch_size=2, pool=4)
+        full, unique = with_repeated_stickers(config, batch_size=2, pool=4)
         self._check(model, config, full, unique, training=False, atol=1e-4)
 
     def test_memory_model_needs_history_slots(self):
         config = _config()
         model = build_model("pesrs", config)
-        _, unique = _with_repeated_stickers(config)
+        _, unique = with_repeated_stickers(config)
         del unique[specs.HISTORY_SLOTS]
         with pytest.raises(ValueError, match="history_slots"):
             model.call_on_unique_stickers(unique)

@@ -1,6 +1,6 @@
 """The baselines of §6.2 (Table 4) and §7.8 (Table 6), one module each.
 
-Importing this package registers them with `stickerchat.models.registry`:
+`stickerchat.models.registry.MODELS` lists them:
 
 | name          | model                                                   | module          |
 |---------------|---------------------------------------------------------|-----------------|
@@ -13,11 +13,11 @@ Importing this package registers them with `stickerchat.models.registry`:
 | `most_selected` | MostSelected heuristic, §7.8 (no weights)             | `most_selected` |
 
 The trained ones are `StickerRanker`s: the shared sticker encoder and emoji
-head of PESRS around a model-specific matcher layer (see `common`). Each
-matcher's docstring names its paper and says what was adapted.
+head of PESRS around a model-specific matcher layer (a `BaselineMatcher`,
+see `common`). Each matcher's docstring names its paper and says what was
+adapted.
 """
 
-from stickerchat.models.baselines.common import StickerRanker
 from stickerchat.models.baselines.dam import DAMMatcher, build_dam
 from stickerchat.models.baselines.lstur import LSTURMatcher, build_lstur
 from stickerchat.models.baselines.most_selected import MostSelected, SelectionCounts, build_most_selected
@@ -25,26 +25,11 @@ from stickerchat.models.baselines.mrfn import MRFNMatcher, build_mrfn
 from stickerchat.models.baselines.psac import PSACMatcher, build_psac
 from stickerchat.models.baselines.smn import SMNMatcher, build_smn
 from stickerchat.models.baselines.synergistic import SynergisticMatcher, build_synergistic
-from stickerchat.models.registry import MODEL_NAMES, register_model
 
-BUILDERS = {
-    "smn": build_smn,
-    "dam": build_dam,
-    "mrfn": build_mrfn,
-    "synergistic": build_synergistic,
-    "psac": build_psac,
-    "lstur": build_lstur,
-    "most_selected": build_most_selected,
-}
-BASELINE_NAMES = tuple(BUILDERS)
-
-for _name, _builder in BUILDERS.items():
-    if _name not in MODEL_NAMES:
-        register_model(_name, _builder)
+BASELINE_NAMES = ("smn", "dam", "mrfn", "synergistic", "psac", "lstur", "most_selected")
 
 __all__ = [
     "BASELINE_NAMES",
-    "BUILDERS",
     "DAMMatcher",
     "LSTURMatcher",
     "MRFNMatcher",
@@ -52,6 +37,12 @@ __all__ = [
     "PSACMatcher",
     "SMNMatcher",
     "SelectionCounts",
-    "StickerRanker",
     "SynergisticMatcher",
+    "build_dam",
+    "build_lstur",
+    "build_most_selected",
+    "build_mrfn",
+    "build_psac",
+    "build_smn",
+    "build_synergistic",
 ]

@@ -5,7 +5,8 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, TransformerBlock, UtteranceEncoder
-from stickerchat.models.baselines.common import BaselineMatcher, StickerRanker, attend, dot_scale, text_kwargs
+from stickerchat.models.baselines.common import BaselineMatcher, attend, dot_scale, text_kwargs
+from stickerchat.models.ranker import StickerRanker
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -60,19 +61,9 @@ class DAMMatcher(BaselineMatcher):
         float32 scores `(batch, cands)`.
     """
 
-    CONFIG_KEYS = (
-        "vocab_size",
-        "emb_dim",
-        "hidden_dim",
-        "num_heads",
-        "num_layers",
-        "ffn_dim",
-        "dropout",
-        "conv_filters",
-        "init_stddev",
-    )
 
-    uses_history = False
+    reads_history = False
+    independent_candidates = True  # each candidate is matched and scored on its own
 
     def __init__(
         self,
@@ -111,7 +102,7 @@ class DAMMatcher(BaselineMatcher):
         block.build((None, None, self.hidden_dim))
         return block
 
-    def build(self, context_shape, units_shape, vector_shape=None):
+    def build_matcher(self, context_shape, units_shape):
         turns, words, num_units = context_shape[1], context_shape[2], units_shape[2]
         self.word_embedding = UtteranceEncoder(
             self.vocab_size,
@@ -145,9 +136,9 @@ class DAMMatcher(BaselineMatcher):
         self.score.build((None, None, self.flat_dim))
         self.built = True
 
-    def call(self, context, units, vector=None, training=False):
+    def match(self, context, units, vector=None, training=False):
         turns, words = context.shape[1], context.shape[2]
-        n, num_units, d = units.shape[1], units.shape[2], units.shape[3]
+        n, num_units, d = ops.shape(units)[1], units.shape[2], units.shape[3]
         scale = dot_scale(d)
         word_mask = ops.not_equal(context, specs.PAD_ID)  # (batch, turns, words)
         flat_mask = ops.reshape(word_mask, (-1, words))
@@ -172,8 +163,6 @@ class DAMMatcher(BaselineMatcher):
             x = pool(conv(x))
         return self.score(ops.reshape(x, (-1, n, self.flat_dim)))
 
-    def compute_output_spec(self, context, units, vector=None, training=False):
-        return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
 
 
 def build_dam(config, return_attention=False):

@@ -6,16 +6,14 @@ from keras import ops
 from stickerchat import specs
 from stickerchat.layers import ContextPooling, UtteranceEncoder
 from stickerchat.models.baselines.common import (
-    TEXT_KEYS,
-    TRANSFORMER_KEYS,
     BaselineMatcher,
-    StickerRanker,
     dense,
     dot_scale,
     gru,
     text_kwargs,
     transformer_kwargs,
 )
+from stickerchat.models.ranker import StickerRanker
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -78,9 +76,8 @@ class LSTURMatcher(BaselineMatcher):
         float32 scores `(batch, cands)`.
     """
 
-    CONFIG_KEYS = TEXT_KEYS + TRANSFORMER_KEYS + ("long_term_mask_rate", "seed")
 
-    uses_history = True
+    reads_history = True
 
     def __init__(
         self,
@@ -109,9 +106,7 @@ class LSTURMatcher(BaselineMatcher):
         self.init_stddev = float(init_stddev)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def build(
-        self, context_shape, units_shape=None, vector_shape=None, history_vector_shape=None, history_mask_shape=None
-    ):
+    def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
         self.utterance_encoder = UtteranceEncoder(
             self.vocab_size,
@@ -133,7 +128,7 @@ class LSTURMatcher(BaselineMatcher):
         self.short_term_gru.build((None, None, d))
         self.built = True
 
-    def call(self, context, units, vector, history_vector, history_mask, training=False):
+    def match(self, context, units, vector, history_vector, history_mask, training=False):
         word_mask = ops.not_equal(context, specs.PAD_ID)
         encoded = self.utterance_encoder(context, padding_mask=word_mask, training=training)
         long_term = self.long_term(self.context_pooling(encoded, word_mask))  # u_l, replaces the user embedding
@@ -151,8 +146,6 @@ class LSTURMatcher(BaselineMatcher):
         logits = ops.einsum("bd,bnd->bn", ops.cast(user, "float32"), candidates) * dot_scale(self.hidden_dim)
         return ops.softmax(logits, axis=-1)
 
-    def compute_output_spec(self, context, units, vector, history_vector, history_mask, training=False):
-        return keras.KerasTensor((context.shape[0], vector.shape[1]), dtype="float32")
 
 
 def build_lstur(config, return_attention=False):

@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from stickerchat import specs
-from stickerchat.models.pesrs import _DataShapes, _FunctionalModel
-from stickerchat.models.serialization import dtype_config, from_config_with_policy
+from stickerchat.models.ranker import FunctionalModel, input_layers
+from stickerchat.models.serialization import ConfigFromInit
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -56,7 +56,7 @@ class SelectionCounts(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
-class MostSelected(_FunctionalModel):
+class MostSelected(ConfigFromInit, FunctionalModel):
     """MostSelected (§7.8 of the PESRS paper): rank the user's most used sticker first.
 
     "A simple heuristic method (MostSelected) which just use the most
@@ -72,48 +72,52 @@ class MostSelected(_FunctionalModel):
     `emoji_logits` are zeros `(batch, cands, num_emoji)`: it classifies
     nothing, and L_s is then the constant log(num_emoji).
 
+    It is not a `StickerRanker` (it has no sticker encoder: "the same
+    sticker" is an identical image), but it has the ranker's interface: a
+    free candidate axis, `reads_history` and `call_on_unique_stickers`, so
+    the trainer and the evaluation treat it as any ranker. (The recommender,
+    which scores cached sticker features with a matcher, refuses it.)
+
     Args:
         num_emoji: int. Emoji vocabulary size.
-        context_len, max_words, num_candidates, history_len, image_size: int.
-            Input shapes (`DataConfig`).
+        context_len, max_words, history_len, image_size: int. Input shapes
+            (`DataConfig`).
     """
 
-    def __init__(
-        self, num_emoji, context_len, max_words, num_candidates, history_len, image_size, dtype=None, **kwargs
-    ):
+    # It compares the candidates with the history stickers.
+    reads_history = True
+
+    def __init__(self, num_emoji, context_len, max_words, history_len, image_size, dtype=None, **kwargs):
+        self.num_emoji = num_emoji  # (`get_config` returns the constructor's arguments)
+
         # === Layers ===
         self.selection_counts = SelectionCounts(dtype=dtype, name="selection_counts")
 
         # === Functional Model ===
-        data = _DataShapes(context_len, max_words, num_candidates, history_len, image_size)
-        inputs = {
-            name: keras.Input(spec.shape, dtype=spec.dtype, name=name) for name, spec in specs.input_specs(data).items()
-        }
-        scores = self.selection_counts(
-            inputs[specs.CANDIDATE_IMAGES], inputs[specs.HISTORY_IMAGES], inputs[specs.HISTORY_MASK]
-        )
-        emoji_logits = ops.repeat(ops.expand_dims(ops.zeros_like(scores), -1), num_emoji, axis=-1)
-        outputs = {specs.SCORES: scores, specs.EMOJI_LOGITS: emoji_logits}
+        inputs = input_layers(context_len, max_words, history_len, image_size)
+        outputs = self._from_images(inputs[specs.CANDIDATE_IMAGES], inputs[specs.HISTORY_IMAGES], inputs[specs.HISTORY_MASK])
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
-        # === Config ===
-        self.num_emoji = num_emoji
-        self.context_len = context_len
-        self.max_words = max_words
-        self.num_candidates = num_candidates
-        self.history_len = history_len
-        self.image_size = image_size
+    def _from_images(self, candidate_images, history_images, history_mask):
+        scores = self.selection_counts(candidate_images, history_images, history_mask)
+        emoji_logits = ops.repeat(ops.expand_dims(ops.zeros_like(scores), -1), self.num_emoji, axis=-1)
+        return {specs.SCORES: scores, specs.EMOJI_LOGITS: emoji_logits}
 
-    def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable}
-        for key in ("num_emoji", "context_len", "max_words", "num_candidates", "history_len", "image_size"):
-            config[key] = getattr(self, key)
-        config.update(dtype_config(self))
-        return config
+    def call_on_unique_stickers(self, inputs, training=False):
+        """`self(inputs)` for a batch whose stickers are de-duplicated: the slots' images are gathered back."""
+        if specs.HISTORY_SLOTS not in inputs:
+            raise ValueError(f"{self.name} reads the user history: its de-duplicated inputs need '{specs.HISTORY_SLOTS}'")
+        inputs = {name: ops.convert_to_tensor(value) for name, value in inputs.items()}
+        images = inputs[specs.STICKER_IMAGES]
+        return self._from_images(
+            ops.take(images, inputs[specs.CANDIDATE_SLOTS], axis=0),
+            ops.take(images, inputs[specs.HISTORY_SLOTS], axis=0),
+            inputs[specs.HISTORY_MASK],
+        )
 
     @classmethod
     def from_config(cls, config):
-        return from_config_with_policy(cls, config)
+        return super().from_config({key: value for key, value in config.items() if key != "num_candidates"})
 
 
 def build_most_selected(config, return_attention=False):
@@ -123,7 +127,6 @@ def build_most_selected(config, return_attention=False):
         num_emoji=config.model.num_emoji,
         context_len=d.context_len,
         max_words=d.max_words,
-        num_candidates=d.num_candidates,
         history_len=d.history_len,
         image_size=d.image_size,
         name="most_selected",

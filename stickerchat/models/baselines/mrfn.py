@@ -7,13 +7,13 @@ from stickerchat import specs
 from stickerchat.layers import MatchingScore, TransformerBlock, UtteranceEncoder
 from stickerchat.models.baselines.common import (
     BaselineMatcher,
-    StickerRanker,
     attend,
     dense,
     dot_scale,
     gru,
     text_kwargs,
 )
+from stickerchat.models.ranker import StickerRanker
 
 REPRESENTATIONS = ("word", "sequential", "self_attention")
 
@@ -70,9 +70,9 @@ class MRFNMatcher(BaselineMatcher):
         float32 scores `(batch, cands)`.
     """
 
-    CONFIG_KEYS = ("vocab_size", "emb_dim", "hidden_dim", "num_heads", "ffn_dim", "dropout", "init_stddev")
 
-    uses_history = False
+    reads_history = False
+    independent_candidates = True  # each candidate is matched and scored on its own
 
     def __init__(
         self, vocab_size, emb_dim, hidden_dim, num_heads=4, ffn_dim=0, dropout=0.0, init_stddev=0.02, **kwargs
@@ -99,7 +99,7 @@ class MRFNMatcher(BaselineMatcher):
         block.build((None, None, self.hidden_dim))
         return block
 
-    def build(self, context_shape, units_shape, vector_shape=None):
+    def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
         self.word_embedding = UtteranceEncoder(
             self.vocab_size,
@@ -135,7 +135,7 @@ class MRFNMatcher(BaselineMatcher):
 
     def _representations(self, context, units, training):
         turns, words = context.shape[1], context.shape[2]
-        n, num_units, d = units.shape[1], units.shape[2], units.shape[3]
+        n, num_units, d = ops.shape(units)[1], units.shape[2], units.shape[3]
         word_mask = ops.not_equal(context, specs.PAD_ID)
         flat_mask = ops.reshape(word_mask, (-1, words))
         words_e = self.word_embedding(context, padding_mask=word_mask)
@@ -155,9 +155,9 @@ class MRFNMatcher(BaselineMatcher):
         unit_reps = [ops.reshape(x, (-1, n, num_units, d)) for x in unit_reps]
         return utterance_reps, unit_reps, word_mask
 
-    def call(self, context, units, vector=None, training=False):
+    def match(self, context, units, vector=None, training=False):
         turns = context.shape[1]
-        n, num_units, d = units.shape[1], units.shape[2], units.shape[3]
+        n, num_units, d = ops.shape(units)[1], units.shape[2], units.shape[3]
         utterance_reps, unit_reps, word_mask = self._representations(context, units, training)
         utterance_mask = ops.any(word_mask, axis=-1)
         turn_mask = ops.reshape(
@@ -178,8 +178,6 @@ class MRFNMatcher(BaselineMatcher):
         fused = ops.concatenate(finals, axis=-1)  # last-stage fusion
         return self.score(ops.reshape(fused, (-1, n, len(REPRESENTATIONS) * d)))
 
-    def compute_output_spec(self, context, units, vector=None, training=False):
-        return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
 
 
 def build_mrfn(config, return_attention=False):

@@ -6,16 +6,14 @@ from keras import ops
 from stickerchat import specs
 from stickerchat.layers import SinusoidalPositionEncoding, TransformerBlock, UtteranceEncoder, masked_mean
 from stickerchat.models.baselines.common import (
-    TEXT_KEYS,
-    TRANSFORMER_KEYS,
     BaselineMatcher,
-    StickerRanker,
     attend,
     dense,
     dot_scale,
     text_kwargs,
     transformer_kwargs,
 )
+from stickerchat.models.ranker import StickerRanker
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -66,9 +64,8 @@ class PSACMatcher(BaselineMatcher):
         float32 scores `(batch, cands)`: probabilities summing to 1.
     """
 
-    CONFIG_KEYS = TEXT_KEYS + TRANSFORMER_KEYS
 
-    uses_history = False
+    reads_history = False
 
     def __init__(
         self,
@@ -92,7 +89,7 @@ class PSACMatcher(BaselineMatcher):
         self.dropout = float(dropout)
         self.init_stddev = float(init_stddev)
 
-    def build(self, context_shape, units_shape, vector_shape=None):
+    def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
         layers = max(1, self.num_transformer_layers)
         self.question_encoder = UtteranceEncoder(
@@ -140,9 +137,9 @@ class PSACMatcher(BaselineMatcher):
         logits = ops.einsum(f"{query_pattern},{key_pattern}->{out_pattern}", q, k) * dot_scale(self.hidden_dim)
         return attend(logits, key_mask, v), v
 
-    def call(self, context, units, vector=None, training=False):
+    def match(self, context, units, vector=None, training=False):
         turns, words = context.shape[1], context.shape[2]
-        n, num_units, d = units.shape[1], units.shape[2], units.shape[3]
+        n, num_units, d = ops.shape(units)[1], units.shape[2], units.shape[3]
         word_mask = ops.not_equal(context, specs.PAD_ID)
         question = self.question_encoder(context, padding_mask=word_mask, training=training)
         question = ops.reshape(question, (-1, turns * words, d))  # (batch, T*L, d)
@@ -165,8 +162,6 @@ class PSACMatcher(BaselineMatcher):
         logits = ops.squeeze(self.output_logit(ops.cast(fused, "float32")), -1)  # (batch, cands)
         return ops.softmax(logits, axis=-1)  # probability over the candidate stickers
 
-    def compute_output_spec(self, context, units, vector=None, training=False):
-        return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
 
 
 def build_psac(config, return_attention=False):

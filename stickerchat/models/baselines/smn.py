@@ -5,7 +5,8 @@ from keras import ops
 
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, UtteranceEncoder
-from stickerchat.models.baselines.common import BaselineMatcher, StickerRanker, dense, gru, text_kwargs
+from stickerchat.models.baselines.common import BaselineMatcher, dense, gru, text_kwargs
+from stickerchat.models.ranker import StickerRanker
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -55,9 +56,9 @@ class SMNMatcher(BaselineMatcher):
         float32 scores `(batch, cands)`.
     """
 
-    CONFIG_KEYS = ("vocab_size", "emb_dim", "hidden_dim", "conv_filters", "matching_dim", "init_stddev")
 
-    uses_history = False
+    reads_history = False
+    independent_candidates = True  # each candidate is matched and scored on its own
 
     def __init__(self, vocab_size, emb_dim, hidden_dim, conv_filters=8, matching_dim=50, init_stddev=0.02, **kwargs):
         super().__init__(**kwargs)
@@ -68,7 +69,7 @@ class SMNMatcher(BaselineMatcher):
         self.matching_dim = int(matching_dim)
         self.init_stddev = float(init_stddev)
 
-    def build(self, context_shape, units_shape, vector_shape=None):
+    def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
         words, num_units = context_shape[-1], units_shape[-2]
         self.word_embedding = UtteranceEncoder(
@@ -102,9 +103,9 @@ class SMNMatcher(BaselineMatcher):
         self.score.build((None, None, self.matching_dim))
         self.built = True
 
-    def call(self, context, units, vector=None, training=False):
+    def match(self, context, units, vector=None, training=False):
         turns, words = context.shape[1], context.shape[2]
-        n, num_units, d = units.shape[1], units.shape[2], units.shape[3]
+        n, num_units, d = ops.shape(units)[1], units.shape[2], units.shape[3]
         word_mask = ops.not_equal(context, specs.PAD_ID)  # (batch, turns, words)
         utterance_mask = ops.any(word_mask, axis=-1)
         embedded = self.word_embedding(context, padding_mask=word_mask)  # (batch, turns, words, d)
@@ -127,8 +128,6 @@ class SMNMatcher(BaselineMatcher):
         final = self.accumulation_gru(matching, mask=turn_mask, training=training)  # chronological
         return self.score(ops.reshape(final, (-1, n, self.matching_dim)))
 
-    def compute_output_spec(self, context, units, vector=None, training=False):
-        return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
 
 
 def build_smn(config, return_attention=False):

@@ -6,10 +6,7 @@ from keras import ops
 from stickerchat import specs
 from stickerchat.layers import MatchingScore, UtteranceEncoder, masked_mean
 from stickerchat.models.baselines.common import (
-    TEXT_KEYS,
-    TRANSFORMER_KEYS,
     BaselineMatcher,
-    StickerRanker,
     attend,
     dense,
     dot_scale,
@@ -17,6 +14,7 @@ from stickerchat.models.baselines.common import (
     text_kwargs,
     transformer_kwargs,
 )
+from stickerchat.models.ranker import StickerRanker
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -80,9 +78,8 @@ class SynergisticMatcher(BaselineMatcher):
         float32 scores `(batch, cands)` in (0, 2).
     """
 
-    CONFIG_KEYS = TEXT_KEYS + TRANSFORMER_KEYS + ("top_k",)
 
-    uses_history = False
+    reads_history = False
 
     def __init__(
         self,
@@ -108,7 +105,7 @@ class SynergisticMatcher(BaselineMatcher):
         self.top_k = int(top_k)
         self.init_stddev = float(init_stddev)
 
-    def build(self, context_shape, units_shape, vector_shape=None):
+    def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
         self.utterance_encoder = UtteranceEncoder(
             self.vocab_size,
@@ -141,8 +138,8 @@ class SynergisticMatcher(BaselineMatcher):
         self.rerank_score.build((None, None, 3 * d))
         self.built = True
 
-    def call(self, context, units, vector, training=False):
-        n, d = units.shape[1], units.shape[3]
+    def match(self, context, units, vector, training=False):
+        n, d = ops.shape(units)[1], units.shape[3]
         scale = dot_scale(d)
         word_mask = ops.not_equal(context, specs.PAD_ID)  # (batch, turns, words)
         utterance_mask = ops.any(word_mask, axis=-1)
@@ -179,8 +176,6 @@ class SynergisticMatcher(BaselineMatcher):
         fine = self.rerank_score(ops.concatenate([regions2 * answer, words2 * answer, z], axis=-1))  # s2
         return coarse + selected * fine
 
-    def compute_output_spec(self, context, units, vector, training=False):
-        return keras.KerasTensor((context.shape[0], units.shape[1]), dtype="float32")
 
 
 def build_synergistic(config, return_attention=False):

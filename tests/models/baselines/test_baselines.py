@@ -8,8 +8,8 @@ import pytest
 
 from stickerchat import config as config_lib
 from stickerchat import specs
-from stickerchat.models import MODEL_NAMES, build_model
-from stickerchat.models.baselines import BASELINE_NAMES, MostSelected, StickerRanker
+from stickerchat.models import MODEL_NAMES, StickerRanker, build_model
+from stickerchat.models.baselines import BASELINE_NAMES, MostSelected
 from stickerchat.training.task import RankingTask
 from testing import TestCase, random_batch, random_targets, scores_under_backend, to_numpy
 
