@@ -246,6 +246,10 @@ def test_explain_example_matches_scores_and_draws(rec):
         assert visualize.figure_to_array(fig).ndim == 3
     raw = explain.explain(rec, DIALOG, _history(rec.corpus), candidates=sorted(rec.known_sticker_ids())[:7])
     assert raw.label is None and len(raw.scores) == 7 and raw.words == [["hello", "there"], ["how", "are", "you", "today", "?"]]
+    # A null utterance (JSON null) is an empty one, as in the corpus: not the word "None".
+    with_null = explain.explain(rec, [None, *DIALOG, None], _history(rec.corpus), candidates=sorted(rec.known_sticker_ids())[:7])
+    assert with_null.words == raw.words
+    np.testing.assert_array_equal(rec.encode_dialog([None, *DIALOG]), rec.encode_dialog(DIALOG))
 
 
 def test_recommend_cli_prints_a_ranking(tiny_model_dir, rec, tmp_path):

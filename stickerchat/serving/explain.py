@@ -27,6 +27,7 @@ from stickerchat import specs
 from stickerchat.data.features import example_inputs
 from stickerchat.data.vocab import context_words, utterance_words
 from stickerchat.evaluation import visualize
+from stickerchat.serving.requests import utterance_texts
 
 
 @dataclasses.dataclass
@@ -105,7 +106,7 @@ def _explain_encoded(recommender, context, history_context, history_ids, history
 
 def dialog_words(dialog: Sequence[str], context_len: int, max_words: int) -> List[List[str]]:
     """The words the model sees of raw utterances (as `Recommender.encode_dialog` encodes them)."""
-    return context_words(utterance_words([str(u) for u in dialog]), context_len, max_words)
+    return context_words(utterance_words(utterance_texts(dialog)), context_len, max_words)
 
 
 def explain(recommender, dialog: Sequence[str], user_history=None, candidates=None, sticker_set=None) -> Explanation:

@@ -42,6 +42,11 @@ def parse_sticker_id(value) -> int:
         raise RecommenderError(str(e)) from None
 
 
+def utterance_texts(utterances) -> List[str]:
+    """Raw utterances as text: `None` (a JSON null) is an empty utterance, as in the corpus; other values are `str()`-ed."""
+    return ["" if u is None else str(u) for u in utterances]
+
+
 class RequestEncoder:
     """Checks and encodes requests against `self.corpus` (a mix-in of `Recommender`).
 
@@ -79,7 +84,7 @@ class RequestEncoder:
         """`(known, total)`: words of the dialog's kept utterances that are in the vocabulary."""
         if isinstance(dialog, str):
             dialog = [dialog]
-        context = np.asarray(self.corpus.encode_context([str(u) for u in dialog]))
+        context = np.asarray(self.corpus.encode_context(utterance_texts(dialog)))
         total = int((context != specs.PAD_ID).sum())
         return total - int((context == specs.UNK_ID).sum()), total
 
@@ -91,9 +96,9 @@ class RequestEncoder:
         """`(context_len, max_words)` int32 word ids of raw utterances, oldest first."""
         if isinstance(dialog, str):
             raise RecommenderError("the dialog must be a list of utterances, not one string")
-        if not any(str(u).split() for u in dialog):
+        if not any(t.split() for t in utterance_texts(dialog)):
             raise RecommenderError("empty dialog: every utterance is empty; give at least one word")
-        return np.asarray(self.corpus.encode_context([str(u) for u in dialog]), np.int32)
+        return np.asarray(self.corpus.encode_context(utterance_texts(dialog)), np.int32)
 
     def encode_history(self, user_history: Optional[History]):
         """`(history_context, history_ids, history_mask)` of the last `history_len` items.
@@ -110,7 +115,7 @@ class RequestEncoder:
                 raise RecommenderError(f"history item {k} must be (utterances, sticker_id); got {item!r}") from None
             if isinstance(utterances, str):
                 raise RecommenderError(f"history item {k}: utterances must be a list of strings")
-            items.append([str(u) for u in utterances])
+            items.append(utterance_texts(utterances))
         ids = self.check_sticker_ids([sticker_id for _, sticker_id in history], "history")
         contexts, ids, mask = features_lib.raw_history(self.corpus, zip(items, ids))
         return contexts, ids, mask
