@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
-from stickerchat.layers.initializers import truncated_normal
+from stickerchat.layers.initializers import dense, gru
 from stickerchat.layers.masking import broadcast_mask
 from stickerchat.layers.position_encoding import SinusoidalPositionEncoding
-from stickerchat.layers.transformer import TransformerBlock
+from stickerchat.layers.transformer import transformer_block
 
 FUSION_RNN_TYPES = ("gru", "transformer")
 
@@ -78,51 +78,22 @@ class FusionNetwork(keras.layers.Layer):
         self.fusion_rnn_type = fusion_rnn_type
         self.init_stddev = float(init_stddev)
 
-    def _gru(self, name, return_sequences):
-        return keras.layers.GRU(
-            self.hidden_dim,
-            return_sequences=return_sequences,
-            kernel_initializer=truncated_normal(self.init_stddev),
-            recurrent_initializer=truncated_normal(self.init_stddev, "orthogonal"),
-            dtype=self.dtype_policy,
-            name=name,
-        )
-
-    def _transformer(self, name):
-        block = TransformerBlock(
-            self.hidden_dim,
-            self.num_heads,
-            ffn_dim=self.ffn_dim,
-            dropout=self.dropout,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name=name,
-        )
-        block.build((None, None, self.hidden_dim))
-        return block
-
     def build(self, interactions_shape, utterance_mask_shape=None):
         d = self.hidden_dim
         self.fusion_rnn = None
         self.fusion_rnn_position = None
         if self.use_fusion_rnn and self.fusion_rnn_type == "gru":
-            self.fusion_rnn = self._gru("fusion_rnn", return_sequences=True)  # Eq. 25
+            self.fusion_rnn = gru(self, d, "fusion_rnn")  # Eq. 25
             self.fusion_rnn.build((None, None, d))
         elif self.use_fusion_rnn:
             self.fusion_rnn_position = SinusoidalPositionEncoding(
                 dtype=self.dtype_policy, name="fusion_rnn_position_encoding"
             )
-            self.fusion_rnn = self._transformer("fusion_rnn_transformer")  # FR2T
-        self.fusion_transformer = self._transformer("fusion_transformer")  # Eq. 26–28
-        self.combination = keras.layers.Dense(  # Eq. 29, W_s and b_s
-            d,
-            activation="relu",
-            kernel_initializer=truncated_normal(self.init_stddev),
-            dtype=self.dtype_policy,
-            name="sumulti",
-        )
+            self.fusion_rnn = transformer_block(self, "fusion_rnn_transformer")  # FR2T
+        self.fusion_transformer = transformer_block(self, "fusion_transformer")  # Eq. 26–28
+        self.combination = dense(self, d, "sumulti", activation="relu")  # Eq. 29, W_s and b_s
         self.combination.build((None, None, 2 * d))
-        self.aggregation_rnn = self._gru("aggregation_rnn", return_sequences=False)  # Eq. 30
+        self.aggregation_rnn = gru(self, d, "aggregation_rnn", return_sequences=False)  # Eq. 30
         self.aggregation_rnn.build((None, None, d))
         self.built = True
 

@@ -56,13 +56,8 @@ def masked_mean(x, mask, axis):
 def masked_max(x, mask, axis):
     """Max of `x` over `axis` ignoring padded positions.
 
-    Args:
-        x: tensor `(..., positions, ..., dim)`.
-        mask: bool tensor equal to `x.shape` without the last axis.
-        axis: int. The positions axis (negative, counted on `x`).
-
-    Returns:
-        `x` reduced over `axis`; zeros where no position is real.
+    Arguments and result as for `masked_mean`: zeros where no position is
+    real.
     """
     m = ops.expand_dims(ops.cast(mask, "bool"), -1)
     m = ops.logical_and(m, ops.ones_like(x, dtype="bool"))

@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from stickerchat.layers.initializers import truncated_normal
+from stickerchat.layers.initializers import dense
 from stickerchat.layers.masking import NEG_INF
 
 
@@ -60,23 +60,14 @@ class TransformerBlock(keras.layers.Layer):
         self.init_stddev = float(init_stddev)
         self.supports_masking = False
 
-    def _dense(self, units, name, activation=None):
-        return keras.layers.Dense(
-            units,
-            activation=activation,
-            kernel_initializer=truncated_normal(self.init_stddev),
-            dtype=self.dtype_policy,
-            name=name,
-        )
-
     def build(self, inputs_shape, padding_mask_shape=None):
         d = self.hidden_dim
-        self.query_dense = self._dense(d, "query")  # Eq. 2
-        self.key_dense = self._dense(d, "key")  # Eq. 3
-        self.value_dense = self._dense(d, "value")  # Eq. 4
+        self.query_dense = dense(self, d, "query")  # Eq. 2
+        self.key_dense = dense(self, d, "key")  # Eq. 3
+        self.value_dense = dense(self, d, "value")  # Eq. 4
         self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
-        self.ffn_inner = self._dense(self.ffn_dim or d, "ffn_inner", activation="relu")  # Eq. 8
-        self.ffn_outer = self._dense(d, "ffn_outer")
+        self.ffn_inner = dense(self, self.ffn_dim or d, "ffn_inner", activation="relu")  # Eq. 8
+        self.ffn_outer = dense(self, d, "ffn_outer")
         self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-6, dtype=self.dtype_policy, name="layer_norm")
         shape = (None, None, inputs_shape[-1])
         for layer in (self.query_dense, self.key_dense, self.value_dense):
@@ -122,3 +113,23 @@ class TransformerBlock(keras.layers.Layer):
             }
         )
         return config
+
+
+def transformer_block(owner, name):
+    """A built `TransformerBlock` (Eq. 2–8) of `owner`'s sizes, under its dtype policy.
+
+    `owner` is a layer with the block's arguments as attributes
+    (`hidden_dim`, `num_heads`, `ffn_dim`, `dropout`, `init_stddev`): the
+    utterance encoder, the fusion network and the baselines' matchers.
+    """
+    block = TransformerBlock(
+        owner.hidden_dim,
+        owner.num_heads,
+        ffn_dim=owner.ffn_dim,
+        dropout=owner.dropout,
+        init_stddev=owner.init_stddev,
+        dtype=owner.dtype_policy,
+        name=name,
+    )
+    block.build((None, None, owner.hidden_dim))
+    return block

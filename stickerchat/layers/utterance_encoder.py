@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
-from stickerchat.layers.initializers import truncated_normal
+from stickerchat.layers.initializers import dense, truncated_normal
 from stickerchat.layers.position_encoding import SinusoidalPositionEncoding
-from stickerchat.layers.transformer import TransformerBlock
+from stickerchat.layers.transformer import transformer_block
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -92,26 +92,9 @@ class UtteranceEncoder(keras.layers.Layer):
         self.position_encoding.build((None, None, self.emb_dim))
         self.projection = None
         if self.emb_dim != self.hidden_dim:
-            self.projection = keras.layers.Dense(
-                self.hidden_dim,
-                kernel_initializer=truncated_normal(self.init_stddev),
-                dtype=self.dtype_policy,
-                name="projection",
-            )
+            self.projection = dense(self, self.hidden_dim, "projection")
             self.projection.build((None, None, self.emb_dim))
-        self.blocks = []
-        for i in range(self.num_layers):
-            block = TransformerBlock(
-                self.hidden_dim,
-                self.num_heads,
-                ffn_dim=self.ffn_dim,
-                dropout=self.dropout,
-                init_stddev=self.init_stddev,
-                dtype=self.dtype_policy,
-                name=f"transformer_block_{i}",
-            )
-            block.build((None, None, self.hidden_dim))
-            self.blocks.append(block)
+        self.blocks = [transformer_block(self, f"transformer_block_{i}") for i in range(self.num_layers)]
         self.built = True
 
     def call(self, token_ids, padding_mask=None, training=False):

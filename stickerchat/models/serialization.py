@@ -71,6 +71,9 @@ class ConfigFromInit:
     (`dtype_config`), so a `mixed_bfloat16` model reloads under its policy.
     An argument stored on the object as a Keras layer of the same name (a
     ranker's `matcher`) is serialized from that attribute.
+
+    `store_arguments` sets declared constructor arguments as attributes,
+    each cast to its declared type.
     """
 
     def __new__(cls, *args, **kwargs):
@@ -87,6 +90,19 @@ class ConfigFromInit:
                 arguments.update(arguments.pop(name, {}))
         vars(instance)["_init_arguments"] = {k: v for k, v in arguments.items() if k not in _BASE_KEYS}
         return instance
+
+    def store_arguments(self, **types):
+        """Sets `self.<name> = cast(<the name argument>)` for every `name=cast` of `types`.
+
+        For a `__init__` whose arguments are plain sizes and rates: the
+        arguments come from the call as bound in `__new__` (defaults
+        included), and `get_config` returns the cast values, as the
+        attributes hold them.
+        """
+        for name, cast in types.items():
+            value = cast(self._init_arguments[name])
+            self._init_arguments[name] = value
+            setattr(self, name, value)
 
     def get_config(self):
         if isinstance(self, keras.Model):

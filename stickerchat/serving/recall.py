@@ -29,6 +29,8 @@ import math
 import keras
 from keras import ops
 
+from stickerchat.models.serialization import ConfigFromInit
+
 CONTEXT = "context"
 HISTORY_VECTORS = "history_vectors"
 HISTORY_MASK = "history_mask"
@@ -43,7 +45,7 @@ def _l2_normalize(x):
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
-class RecallModel(keras.Model):
+class RecallModel(ConfigFromInit, keras.Model):
     """Dialog tower and sticker tower of the recall stage.
 
     Args:
@@ -58,12 +60,9 @@ class RecallModel(keras.Model):
 
     def __init__(self, vocab_size, sticker_dim, emb_dim=64, hidden_dim=128, embed_dim=64, init_scale=10.0, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = int(vocab_size)
-        self.sticker_dim = int(sticker_dim)
-        self.emb_dim = int(emb_dim)
-        self.hidden_dim = int(hidden_dim)
-        self.embed_dim = int(embed_dim)
-        self.init_scale = float(init_scale)
+        self.store_arguments(
+            vocab_size=int, sticker_dim=int, emb_dim=int, hidden_dim=int, embed_dim=int, init_scale=float
+        )
         self.word_embedding = keras.layers.Embedding(self.vocab_size, self.emb_dim, name="word_embedding")
         self.history_projection = keras.layers.Dense(self.emb_dim, name="history_projection")
         self.dialog_hidden = keras.layers.Dense(self.hidden_dim, activation="relu", name="dialog_hidden")
@@ -144,18 +143,6 @@ class RecallModel(keras.Model):
     def call(self, inputs):
         """Query vectors of a dict with `context`, `history_vectors`, `history_mask`."""
         return self.encode_query(inputs[CONTEXT], inputs[HISTORY_VECTORS], inputs[HISTORY_MASK])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            vocab_size=self.vocab_size,
-            sticker_dim=self.sticker_dim,
-            emb_dim=self.emb_dim,
-            hidden_dim=self.hidden_dim,
-            embed_dim=self.embed_dim,
-            init_scale=self.init_scale,
-        )
-        return config
 
 
 class CatalogueSoftmax(keras.Model):

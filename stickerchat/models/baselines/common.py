@@ -8,8 +8,8 @@ baseline-specific *matcher* layer (`SMNMatcher`, `DAMMatcher`, ...), a
 `BaselineMatcher`: the map O `(p, p, d)` of each candidate is flattened
 row-major into a sequence of p² "sticker units" (the candidate "response
 words" of the text models) and O_flat `(d,)` is the sticker vector; the
-matcher scores all candidates at once. This module also holds the sub-layer
-factories and attention helpers the matchers share.
+matcher scores all candidates at once. This module also holds the text-encoder
+factory, the argument types and the attention helpers the matchers share.
 """
 
 import math
@@ -18,34 +18,9 @@ import keras
 from keras import ops
 
 from stickerchat import specs
-from stickerchat.layers import masked_softmax
-from stickerchat.layers.initializers import truncated_normal
+from stickerchat.layers import UtteranceEncoder, masked_softmax
 from stickerchat.models.ranker import CANDIDATE_STICKER_MAP, CANDIDATE_STICKER_VECTOR, HISTORY_STICKER_VECTOR
 from stickerchat.models.serialization import ConfigFromInit
-
-
-def dense(layer, units, name, activation=None, use_bias=True, dtype=None):
-    """A Dense sub-layer under `layer`'s dtype policy with the §6.4 initialiser."""
-    return keras.layers.Dense(
-        units,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=truncated_normal(layer.init_stddev),
-        dtype=dtype or layer.dtype_policy,
-        name=name,
-    )
-
-
-def gru(layer, units, name, return_sequences=True):
-    """A GRU sub-layer under `layer`'s dtype policy with the §6.4 initialiser."""
-    return keras.layers.GRU(
-        units,
-        return_sequences=return_sequences,
-        kernel_initializer=truncated_normal(layer.init_stddev),
-        recurrent_initializer=truncated_normal(layer.init_stddev, "orthogonal"),
-        dtype=layer.dtype_policy,
-        name=name,
-    )
 
 
 def attend(scores, mask, values, axis=-1):
@@ -77,20 +52,48 @@ def last_real_utterance(utterance_mask):
     return ops.one_hot(ops.maximum(count - 1, 0), utterance_mask.shape[-1], dtype="float32")
 
 
-# The `ModelConfig` fields (and matcher arguments of the same names) of every
-# matcher's text side, and of the matchers that encode text with Transformer blocks.
-TEXT_KEYS = ("vocab_size", "emb_dim", "hidden_dim", "init_stddev")
-TRANSFORMER_KEYS = ("num_heads", "num_transformer_layers", "ffn_dim", "dropout")
+# The `ModelConfig` fields (and matcher arguments of the same names, with
+# their types) of every matcher's text side, of the Transformer blocks some
+# matchers build (`transformer_block`) and of the matchers that encode text
+# with a Transformer `UtteranceEncoder`.
+TEXT_ARGUMENTS = {"vocab_size": int, "emb_dim": int, "hidden_dim": int, "init_stddev": float}
+BLOCK_ARGUMENTS = {"num_heads": int, "ffn_dim": int, "dropout": float}
+TRANSFORMER_ARGUMENTS = {**BLOCK_ARGUMENTS, "num_transformer_layers": int}
 
 
 def text_kwargs(config):
     """The `ModelConfig` fields every matcher's text side takes."""
-    return {key: getattr(config.model, key) for key in TEXT_KEYS}
+    return {key: getattr(config.model, key) for key in TEXT_ARGUMENTS}
 
 
 def transformer_kwargs(config):
     """The `ModelConfig` fields of the matchers that encode text with Transformer blocks."""
-    return {key: getattr(config.model, key) for key in TRANSFORMER_KEYS}
+    return {key: getattr(config.model, key) for key in TRANSFORMER_ARGUMENTS}
+
+
+def utterance_encoder(matcher, context_shape, name, num_layers=0):
+    """A built `UtteranceEncoder` (Eq. 2–8) of the matcher's text sizes, under its dtype policy.
+
+    With `num_layers=0` it is the word embeddings and sinusoidal positions
+    only (projected to `hidden_dim` when `emb_dim` differs): the word
+    embeddings of SMN, DAM and MRFN. Otherwise `num_layers` Transformer
+    blocks of the matcher's `num_heads`, `ffn_dim` and `dropout` follow.
+    """
+    blocks = {"num_heads": 1}
+    if num_layers:
+        blocks = {key: getattr(matcher, key) for key in BLOCK_ARGUMENTS}
+    encoder = UtteranceEncoder(
+        matcher.vocab_size,
+        matcher.emb_dim,
+        matcher.hidden_dim,
+        num_layers=num_layers,
+        init_stddev=matcher.init_stddev,
+        dtype=matcher.dtype_policy,
+        name=name,
+        **blocks,
+    )
+    encoder.build(tuple(context_shape))
+    return encoder
 
 
 class BaselineMatcher(ConfigFromInit, keras.layers.Layer):
@@ -106,8 +109,10 @@ class BaselineMatcher(ConfigFromInit, keras.layers.Layer):
     scores `(batch, cands)`; the output is `{"scores": scores}`. A subclass
     whose candidate scores do not depend on the other candidates of the set
     says so with `independent_candidates = True`. A subclass
-    creates its sub-layers in `build_matcher(context_shape, units_shape)`.
-    `get_config` returns the constructor's arguments (`ConfigFromInit`).
+    creates (and builds) its sub-layers in `build_matcher(context_shape,
+    units_shape)`; `build` then marks the matcher built.
+    `get_config` returns the constructor's arguments (`ConfigFromInit`);
+    `__init__` stores them with `store_arguments` and the types above.
     """
 
     reads_history = False

@@ -4,8 +4,17 @@ import keras
 from keras import ops
 
 from stickerchat import specs
-from stickerchat.layers import MatchingScore, TransformerBlock, UtteranceEncoder
-from stickerchat.models.baselines.common import BaselineMatcher, attend, dot_scale, text_kwargs
+from stickerchat.layers import MatchingScore
+from stickerchat.layers.transformer import transformer_block
+from stickerchat.models.baselines.common import (
+    BLOCK_ARGUMENTS,
+    TEXT_ARGUMENTS,
+    BaselineMatcher,
+    attend,
+    dot_scale,
+    text_kwargs,
+    utterance_encoder,
+)
 from stickerchat.models.ranker import StickerRanker
 
 
@@ -79,44 +88,13 @@ class DAMMatcher(BaselineMatcher):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.vocab_size = int(vocab_size)
-        self.emb_dim = int(emb_dim)
-        self.hidden_dim = int(hidden_dim)
-        self.num_heads = int(num_heads)
-        self.num_layers = int(num_layers)
-        self.ffn_dim = int(ffn_dim)
-        self.dropout = float(dropout)
-        self.conv_filters = int(conv_filters)
-        self.init_stddev = float(init_stddev)
-
-    def _block(self, name):
-        block = TransformerBlock(
-            self.hidden_dim,
-            self.num_heads,
-            ffn_dim=self.ffn_dim,
-            dropout=self.dropout,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name=name,
-        )
-        block.build((None, None, self.hidden_dim))
-        return block
+        self.store_arguments(**TEXT_ARGUMENTS, **BLOCK_ARGUMENTS, num_layers=int, conv_filters=int)
 
     def build_matcher(self, context_shape, units_shape):
         turns, words, num_units = context_shape[1], context_shape[2], units_shape[2]
-        self.word_embedding = UtteranceEncoder(
-            self.vocab_size,
-            self.emb_dim,
-            self.hidden_dim,
-            num_heads=1,
-            num_layers=0,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name="word_embedding",
-        )
-        self.word_embedding.build(tuple(context_shape))
-        self.utterance_blocks = [self._block(f"utterance_block_{i}") for i in range(self.num_layers)]
-        self.sticker_blocks = [self._block(f"sticker_block_{i}") for i in range(self.num_layers)]
+        self.word_embedding = utterance_encoder(self, context_shape, "word_embedding")
+        self.utterance_blocks = [transformer_block(self, f"utterance_block_{i}") for i in range(self.num_layers)]
+        self.sticker_blocks = [transformer_block(self, f"sticker_block_{i}") for i in range(self.num_layers)]
         channels = 2 * (self.num_layers + 1)
         self.convs, self.pools = [], []
         shape = (turns, words, num_units)
@@ -134,7 +112,6 @@ class DAMMatcher(BaselineMatcher):
         self.flat_dim = shape[0] * shape[1] * shape[2] * self.conv_filters
         self.score = MatchingScore(init_stddev=self.init_stddev, dtype=self.dtype_policy, name="score")
         self.score.build((None, None, self.flat_dim))
-        self.built = True
 
     def match(self, context, units, vector=None, training=False):
         turns, words = context.shape[1], context.shape[2]

@@ -4,14 +4,16 @@ import keras
 from keras import ops
 
 from stickerchat import specs
-from stickerchat.layers import ContextPooling, UtteranceEncoder
+from stickerchat.layers import ContextPooling
+from stickerchat.layers.initializers import dense, gru
 from stickerchat.models.baselines.common import (
+    TEXT_ARGUMENTS,
+    TRANSFORMER_ARGUMENTS,
     BaselineMatcher,
-    dense,
     dot_scale,
-    gru,
     text_kwargs,
     transformer_kwargs,
+    utterance_encoder,
 )
 from stickerchat.models.ranker import StickerRanker
 
@@ -94,39 +96,20 @@ class LSTURMatcher(BaselineMatcher):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.vocab_size = int(vocab_size)
-        self.emb_dim = int(emb_dim)
-        self.hidden_dim = int(hidden_dim)
-        self.num_heads = int(num_heads)
-        self.num_transformer_layers = int(num_transformer_layers)
-        self.ffn_dim = int(ffn_dim)
-        self.dropout = float(dropout)
-        self.long_term_mask_rate = float(long_term_mask_rate)
+        self.store_arguments(**TEXT_ARGUMENTS, **TRANSFORMER_ARGUMENTS, long_term_mask_rate=float)
         self.seed = seed
-        self.init_stddev = float(init_stddev)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
-        self.utterance_encoder = UtteranceEncoder(
-            self.vocab_size,
-            self.emb_dim,
-            d,
-            self.num_heads,
-            num_layers=self.num_transformer_layers,
-            ffn_dim=self.ffn_dim,
-            dropout=self.dropout,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name="utterance_encoder",
+        self.utterance_encoder = utterance_encoder(
+            self, context_shape, "utterance_encoder", num_layers=self.num_transformer_layers
         )
-        self.utterance_encoder.build(tuple(context_shape))
         self.context_pooling = ContextPooling(dtype=self.dtype_policy, name="context_pooling")
         self.long_term = dense(self, d, "long_term")
         self.long_term.build((None, d))
         self.short_term_gru = gru(self, d, "short_term_gru", return_sequences=False)
         self.short_term_gru.build((None, None, d))
-        self.built = True
 
     def match(self, context, units, vector, history_vector, history_mask, training=False):
         word_mask = ops.not_equal(context, specs.PAD_ID)

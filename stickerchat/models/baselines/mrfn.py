@@ -4,14 +4,17 @@ import keras
 from keras import ops
 
 from stickerchat import specs
-from stickerchat.layers import MatchingScore, TransformerBlock, UtteranceEncoder
+from stickerchat.layers import MatchingScore
+from stickerchat.layers.initializers import dense, gru
+from stickerchat.layers.transformer import transformer_block
 from stickerchat.models.baselines.common import (
+    BLOCK_ARGUMENTS,
+    TEXT_ARGUMENTS,
     BaselineMatcher,
     attend,
-    dense,
     dot_scale,
-    gru,
     text_kwargs,
+    utterance_encoder,
 )
 from stickerchat.models.ranker import StickerRanker
 
@@ -78,44 +81,15 @@ class MRFNMatcher(BaselineMatcher):
         self, vocab_size, emb_dim, hidden_dim, num_heads=4, ffn_dim=0, dropout=0.0, init_stddev=0.02, **kwargs
     ):
         super().__init__(**kwargs)
-        self.vocab_size = int(vocab_size)
-        self.emb_dim = int(emb_dim)
-        self.hidden_dim = int(hidden_dim)
-        self.num_heads = int(num_heads)
-        self.ffn_dim = int(ffn_dim)
-        self.dropout = float(dropout)
-        self.init_stddev = float(init_stddev)
-
-    def _block(self, name):
-        block = TransformerBlock(
-            self.hidden_dim,
-            self.num_heads,
-            ffn_dim=self.ffn_dim,
-            dropout=self.dropout,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name=name,
-        )
-        block.build((None, None, self.hidden_dim))
-        return block
+        self.store_arguments(**TEXT_ARGUMENTS, **BLOCK_ARGUMENTS)
 
     def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
-        self.word_embedding = UtteranceEncoder(
-            self.vocab_size,
-            self.emb_dim,
-            d,
-            num_heads=1,
-            num_layers=0,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name="word_embedding",
-        )
-        self.word_embedding.build(tuple(context_shape))
+        self.word_embedding = utterance_encoder(self, context_shape, "word_embedding")
         self.utterance_gru = gru(self, d, "utterance_gru")
         self.unit_gru = gru(self, d, "unit_gru")
-        self.utterance_attention = self._block("utterance_self_attention")
-        self.unit_attention = self._block("unit_self_attention")
+        self.utterance_attention = transformer_block(self, "utterance_self_attention")
+        self.unit_attention = transformer_block(self, "unit_self_attention")
         for layer in (self.utterance_gru, self.unit_gru):
             layer.build((None, None, d))
         self.comparisons, self.matching_grus, self.accumulation_grus = [], [], []
@@ -131,7 +105,6 @@ class MRFNMatcher(BaselineMatcher):
             self.accumulation_grus.append(accumulation)
         self.score = MatchingScore(init_stddev=self.init_stddev, dtype=self.dtype_policy, name="score")
         self.score.build((None, None, len(REPRESENTATIONS) * d))
-        self.built = True
 
     def _representations(self, context, units, training):
         turns, words = context.shape[1], context.shape[2]

@@ -4,14 +4,18 @@ import keras
 from keras import ops
 
 from stickerchat import specs
-from stickerchat.layers import SinusoidalPositionEncoding, TransformerBlock, UtteranceEncoder, masked_mean
+from stickerchat.layers import SinusoidalPositionEncoding, masked_mean
+from stickerchat.layers.initializers import dense
+from stickerchat.layers.transformer import transformer_block
 from stickerchat.models.baselines.common import (
+    TEXT_ARGUMENTS,
+    TRANSFORMER_ARGUMENTS,
     BaselineMatcher,
     attend,
-    dense,
     dot_scale,
     text_kwargs,
     transformer_kwargs,
+    utterance_encoder,
 )
 from stickerchat.models.ranker import StickerRanker
 
@@ -80,45 +84,14 @@ class PSACMatcher(BaselineMatcher):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.vocab_size = int(vocab_size)
-        self.emb_dim = int(emb_dim)
-        self.hidden_dim = int(hidden_dim)
-        self.num_heads = int(num_heads)
-        self.num_transformer_layers = int(num_transformer_layers)
-        self.ffn_dim = int(ffn_dim)
-        self.dropout = float(dropout)
-        self.init_stddev = float(init_stddev)
+        self.store_arguments(**TEXT_ARGUMENTS, **TRANSFORMER_ARGUMENTS)
 
     def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
         layers = max(1, self.num_transformer_layers)
-        self.question_encoder = UtteranceEncoder(
-            self.vocab_size,
-            self.emb_dim,
-            d,
-            self.num_heads,
-            num_layers=layers,
-            ffn_dim=self.ffn_dim,
-            dropout=self.dropout,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name="question_encoder",
-        )
-        self.question_encoder.build(tuple(context_shape))
+        self.question_encoder = utterance_encoder(self, context_shape, "question_encoder", num_layers=layers)
         self.frame_position = SinusoidalPositionEncoding(dtype=self.dtype_policy, name="frame_position")
-        self.frame_blocks = []
-        for i in range(layers):
-            block = TransformerBlock(
-                d,
-                self.num_heads,
-                ffn_dim=self.ffn_dim,
-                dropout=self.dropout,
-                init_stddev=self.init_stddev,
-                dtype=self.dtype_policy,
-                name=f"frame_block_{i}",
-            )
-            block.build((None, None, d))
-            self.frame_blocks.append(block)
+        self.frame_blocks = [transformer_block(self, f"frame_block_{i}") for i in range(layers)]
         for side in ("question_to_frames", "frames_to_question"):
             for part in ("query", "key", "value"):
                 layer = dense(self, d, f"{side}_{part}")
@@ -128,7 +101,6 @@ class PSACMatcher(BaselineMatcher):
         self.fusion.build((None, None, d))
         self.output_logit = dense(self, 1, "output_logit", dtype="float32")
         self.output_logit.build((None, None, d))
-        self.built = True
 
     def _co_attend(self, side, queries, keys, key_mask, query_pattern, key_pattern, out_pattern):
         q = getattr(self, f"{side}_query")(queries)

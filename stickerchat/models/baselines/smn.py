@@ -4,8 +4,9 @@ import keras
 from keras import ops
 
 from stickerchat import specs
-from stickerchat.layers import MatchingScore, UtteranceEncoder
-from stickerchat.models.baselines.common import BaselineMatcher, dense, gru, text_kwargs
+from stickerchat.layers import MatchingScore
+from stickerchat.layers.initializers import dense, gru
+from stickerchat.models.baselines.common import TEXT_ARGUMENTS, BaselineMatcher, text_kwargs, utterance_encoder
 from stickerchat.models.ranker import StickerRanker
 
 
@@ -62,27 +63,12 @@ class SMNMatcher(BaselineMatcher):
 
     def __init__(self, vocab_size, emb_dim, hidden_dim, conv_filters=8, matching_dim=50, init_stddev=0.02, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = int(vocab_size)
-        self.emb_dim = int(emb_dim)
-        self.hidden_dim = int(hidden_dim)
-        self.conv_filters = int(conv_filters)
-        self.matching_dim = int(matching_dim)
-        self.init_stddev = float(init_stddev)
+        self.store_arguments(**TEXT_ARGUMENTS, conv_filters=int, matching_dim=int)
 
     def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
         words, num_units = context_shape[-1], units_shape[-2]
-        self.word_embedding = UtteranceEncoder(
-            self.vocab_size,
-            self.emb_dim,
-            d,
-            num_heads=1,
-            num_layers=0,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name="word_embedding",
-        )
-        self.word_embedding.build(tuple(context_shape))
+        self.word_embedding = utterance_encoder(self, context_shape, "word_embedding")
         self.utterance_gru = gru(self, d, "utterance_gru")
         self.utterance_gru.build((None, None, d))
         self.unit_gru = gru(self, d, "unit_gru")
@@ -101,7 +87,6 @@ class SMNMatcher(BaselineMatcher):
         self.accumulation_gru.build((None, None, self.matching_dim))
         self.score = MatchingScore(init_stddev=self.init_stddev, dtype=self.dtype_policy, name="score")
         self.score.build((None, None, self.matching_dim))
-        self.built = True
 
     def match(self, context, units, vector=None, training=False):
         turns, words = context.shape[1], context.shape[2]

@@ -4,15 +4,18 @@ import keras
 from keras import ops
 
 from stickerchat import specs
-from stickerchat.layers import MatchingScore, UtteranceEncoder, masked_mean
+from stickerchat.layers import MatchingScore, masked_mean
+from stickerchat.layers.initializers import dense
 from stickerchat.models.baselines.common import (
+    TEXT_ARGUMENTS,
+    TRANSFORMER_ARGUMENTS,
     BaselineMatcher,
     attend,
-    dense,
     dot_scale,
     last_real_utterance,
     text_kwargs,
     transformer_kwargs,
+    utterance_encoder,
 )
 from stickerchat.models.ranker import StickerRanker
 
@@ -95,31 +98,13 @@ class SynergisticMatcher(BaselineMatcher):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.vocab_size = int(vocab_size)
-        self.emb_dim = int(emb_dim)
-        self.hidden_dim = int(hidden_dim)
-        self.num_heads = int(num_heads)
-        self.num_transformer_layers = int(num_transformer_layers)
-        self.ffn_dim = int(ffn_dim)
-        self.dropout = float(dropout)
-        self.top_k = int(top_k)
-        self.init_stddev = float(init_stddev)
+        self.store_arguments(**TEXT_ARGUMENTS, **TRANSFORMER_ARGUMENTS, top_k=int)
 
     def build_matcher(self, context_shape, units_shape):
         d = self.hidden_dim
-        self.utterance_encoder = UtteranceEncoder(
-            self.vocab_size,
-            self.emb_dim,
-            d,
-            self.num_heads,
-            num_layers=self.num_transformer_layers,
-            ffn_dim=self.ffn_dim,
-            dropout=self.dropout,
-            init_stddev=self.init_stddev,
-            dtype=self.dtype_policy,
-            name="utterance_encoder",
+        self.utterance_encoder = utterance_encoder(
+            self, context_shape, "utterance_encoder", num_layers=self.num_transformer_layers
         )
-        self.utterance_encoder.build(tuple(context_shape))
         layers = {
             "history_attention": (d, None, False, d),  # W_h
             "context_fusion": (d, "tanh", True, 2 * d),  # W_e
@@ -136,7 +121,6 @@ class SynergisticMatcher(BaselineMatcher):
             setattr(self, name, layer)
         self.rerank_score = MatchingScore(init_stddev=self.init_stddev, dtype=self.dtype_policy, name="rerank_score")
         self.rerank_score.build((None, None, 3 * d))
-        self.built = True
 
     def match(self, context, units, vector, training=False):
         n, d = ops.shape(units)[1], units.shape[3]

@@ -136,3 +136,23 @@ class TestBaselines(TestCase):
         jax_scores = scores_under_backend(models, batch, "jax")
         for name, model in models.items():
             self.assertAllClose(to_numpy(model(batch)[specs.SCORES]), jax_scores[name], atol=1e-4)
+
+
+def test_matcher_arguments_are_stored_cast_and_reported_cast():
+    from stickerchat.models.baselines.smn import SMNMatcher
+
+    matcher = SMNMatcher(np.int64(30), 8.0, "16", conv_filters=np.int32(4), init_stddev=1, name="matcher")
+    assert (matcher.vocab_size, matcher.emb_dim, matcher.hidden_dim, matcher.conv_filters) == (30, 8, 16, 4)
+    assert matcher.matching_dim == 50 and matcher.init_stddev == 1.0
+    assert all(type(getattr(matcher, k)) is int for k in ("vocab_size", "emb_dim", "hidden_dim", "conv_filters"))
+    assert type(matcher.init_stddev) is float
+    config = matcher.get_config()
+    assert {k: config[k] for k in ("vocab_size", "emb_dim", "hidden_dim", "conv_filters", "matching_dim")} == {
+        "vocab_size": 30,
+        "emb_dim": 8,
+        "hidden_dim": 16,
+        "conv_filters": 4,
+        "matching_dim": 50,
+    }
+    assert type(config["vocab_size"]) is int and type(config["init_stddev"]) is float
+    json.dumps(config)  # numpy integers would not serialise
