@@ -22,7 +22,6 @@ steps and test metrics) and `takeoff.md` (a table per model with the mean ±
 std over seeds).
 """
 
-import json
 import os
 import shutil
 import tempfile
@@ -33,7 +32,7 @@ from absl import app, flags
 import keras
 
 from experiments import common
-from stickerchat.rundir import RunDir
+from stickerchat.rundir import RunDir, runfiles
 from stickerchat.training import trainer
 from stickerchat.training.callbacks import StepLosses, takeoff_step
 
@@ -139,21 +138,17 @@ def main(argv):
                 continue
             model_dir, metrics = common.train_or_reuse(name, model, callbacks=[recorder], seed=seed)
             losses_path = os.path.join(model_dir, "step_losses.json")
-            if recorder.losses:
-                with open(losses_path + ".tmp", "w") as f:
-                    json.dump(recorder.losses, f)
-                os.replace(losses_path + ".tmp", losses_path)
-            losses = None
-            if os.path.exists(losses_path):
-                with open(losses_path) as f:
-                    losses = json.load(f)
+            losses = recorder.losses or None
+            if losses:
+                runfiles.write_json(losses_path, losses, indent=None)
+            elif os.path.exists(losses_path):  # a run this script trained before, reused
+                losses = runfiles.read_json(losses_path, "per-step losses")
             else:  # a run another script trained (and this one reuses) has no per-step record
                 print(f"{name}: no step_losses.json (trained without this script): take-off not known", flush=True)
             cfg = RunDir(model_dir).read_config()  # the run's own warm-up, candidates and margin
             records.append(record(model, seed, losses, cfg, metrics))
     os.makedirs(FLAGS.out_dir, exist_ok=True)
-    with open(os.path.join(FLAGS.out_dir, "takeoff.json"), "w") as f:
-        json.dump({"overrides": overrides, "runs": records}, f, indent=2)
+    runfiles.write_json(os.path.join(FLAGS.out_dir, "takeoff.json"), {"overrides": overrides, "runs": records})
     common.write_text("takeoff.md", summarise(records))
 
 
