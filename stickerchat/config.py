@@ -137,6 +137,11 @@ class ModelConfig:
             product of text and candidate sticker that the authors' code
             feeds its fusion network (see `_Integration`); False is Eq. 15 as
             printed.
+        lexical_match: bool. Add a zero-initialised bilinear term between the
+            context's bag of words and the candidate's O_flat to the score's
+            logit (`LexicalMatch`; not in the paper): a one-step path from a
+            word to the score, so ranking leaves its initial plateau early
+            on every seed. False is the paper's score.
     """
 
     vocab_size: int = 0
@@ -164,6 +169,7 @@ class ModelConfig:
     sticker_norm: bool = True
     relation_init: str = "dot"
     text_product: bool = True
+    lexical_match: bool = True
 
 
 @dataclasses.dataclass

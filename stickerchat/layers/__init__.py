@@ -12,6 +12,7 @@ from stickerchat.layers.deep_interaction import DeepInteraction, PlainInteractio
 from stickerchat.layers.fusion import FusionNetwork
 from stickerchat.layers.gated_fusion import GatedFusion
 from stickerchat.layers.history_encoder import HistoryEncoder, recency_positions
+from stickerchat.layers.lexical_match import LexicalMatch
 from stickerchat.layers.masking import masked_max, masked_mean, masked_softmax
 from stickerchat.layers.matching_score import MatchingScore
 from stickerchat.layers.position_encoding import SinusoidalPositionEncoding
@@ -27,6 +28,7 @@ __all__ = [
     "FusionNetwork",
     "GatedFusion",
     "HistoryEncoder",
+    "LexicalMatch",
     "MatchingScore",
     "PlainInteraction",
     "PreferenceMemory",

@@ -42,6 +42,8 @@ class GatedFusion(keras.layers.Layer):
         preference: tensor `(batch, dim)`: r of Eq. 24.
         candidate_vector: tensor `(batch, cands, dim)`: O_flat of the
             candidates; needed when `candidate_aware`.
+        logit_term: optional float tensor `(batch, cands)` added to the
+            logit of Eq. 32 inside σ (`LexicalMatch`).
 
     Returns:
         tuple `(y, f_g)`: float32 `(batch, cands)` and float32
@@ -70,7 +72,7 @@ class GatedFusion(keras.layers.Layer):
             self.candidate_projection.build((None, None, candidate_vector_shape[-1] if candidate_vector_shape else d))
         self.built = True
 
-    def call(self, interaction, preference, candidate_vector=None):
+    def call(self, interaction, preference, candidate_vector=None, logit_term=None):
         g = ops.cast(interaction, "float32")
         r = ops.expand_dims(ops.cast(preference, "float32"), 1) * ops.ones_like(g)
         if self.candidate_aware:
@@ -79,13 +81,17 @@ class GatedFusion(keras.layers.Layer):
             r = r * self.candidate_projection(ops.cast(candidate_vector, "float32"))  # r_c = r ⊙ FC(O_flat_c)
         gate = ops.sigmoid(self.gate_dense(ops.concatenate([r, g], axis=-1)))  # Eq. 31
         fused = gate * g + (1.0 - gate) * r
-        score = ops.sigmoid(self.score_dense(fused))  # Eq. 32
-        return ops.squeeze(score, -1), gate
+        logit = ops.squeeze(self.score_dense(fused), -1)
+        if logit_term is not None:
+            logit = logit + ops.cast(logit_term, "float32")
+        return ops.sigmoid(logit), gate  # Eq. 32
 
-    def compute_output_shape(self, interaction_shape, preference_shape=None, candidate_vector_shape=None):
+    def compute_output_shape(
+        self, interaction_shape, preference_shape=None, candidate_vector_shape=None, logit_term_shape=None
+    ):
         return tuple(interaction_shape[:2]), tuple(interaction_shape[:2]) + (1,)
 
-    def compute_output_spec(self, interaction, preference, candidate_vector=None):
+    def compute_output_spec(self, interaction, preference, candidate_vector=None, logit_term=None):
         score, gate = self.compute_output_shape(interaction.shape)
         return keras.KerasTensor(score, dtype="float32"), keras.KerasTensor(gate, dtype="float32")
 

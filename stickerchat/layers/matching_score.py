@@ -25,6 +25,8 @@ class MatchingScore(keras.layers.Layer):
 
     Call args:
         interaction: tensor `(batch, cands, dim)`: g_Tu.
+        logit_term: optional float tensor `(batch, cands)` added to the logit
+            inside σ (`LexicalMatch`).
 
     Returns:
         float32 tensor `(batch, cands)`.
@@ -42,13 +44,16 @@ class MatchingScore(keras.layers.Layer):
         self.score_dense.build((None, None, interaction_shape[-1]))
         self.built = True
 
-    def call(self, interaction):
-        return ops.squeeze(ops.sigmoid(self.score_dense(ops.cast(interaction, "float32"))), -1)
+    def call(self, interaction, logit_term=None):
+        logit = ops.squeeze(self.score_dense(ops.cast(interaction, "float32")), -1)
+        if logit_term is not None:
+            logit = logit + ops.cast(logit_term, "float32")
+        return ops.sigmoid(logit)
 
-    def compute_output_shape(self, interaction_shape):
+    def compute_output_shape(self, interaction_shape, logit_term_shape=None):
         return tuple(interaction_shape[:2])
 
-    def compute_output_spec(self, interaction):
+    def compute_output_spec(self, interaction, logit_term=None):
         return keras.KerasTensor(self.compute_output_shape(interaction.shape), dtype="float32")
 
     def get_config(self):

@@ -27,6 +27,7 @@ from stickerchat.layers import (
     FusionNetwork,
     GatedFusion,
     HistoryEncoder,
+    LexicalMatch,
     MatchingScore,
     PlainInteraction,
     PreferenceMemory,
@@ -96,8 +97,9 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         map_size: int. Side p of the sticker map.
         emb_dim, hidden_dim, num_heads, num_transformer_layers, ffn_dim,
             dropout, init_stddev, memory, interaction_normalize, use_din,
-            use_fusion_rnn, fusion_rnn_type, use_memory, use_time_aware_rnn:
-            see `stickerchat.config.ModelConfig`. `use_memory` is the
+            use_fusion_rnn, fusion_rnn_type, use_memory, use_time_aware_rnn,
+            preference, fusion_dropout, relation_init, text_product,
+            lexical_match: see `stickerchat.config.ModelConfig`. `use_memory` is the
             matcher's `reads_history`.
         return_attention: bool. Also output the attentions.
 
@@ -130,6 +132,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         fusion_dropout=None,
         relation_init="normal",
         text_product=False,
+        lexical_match=False,
         return_attention=False,
         dtype=None,
         **kwargs,
@@ -202,6 +205,9 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             )
         else:
             self.score_head = MatchingScore(init_stddev=init_stddev, dtype=dtype, name="score_head")
+        self.lexical_match = (
+            LexicalMatch(vocab_size, hidden_dim, dtype=dtype, name="lexical_match") if lexical_match else None
+        )
 
         # === Functional Model ===
         inputs = matcher_input_layers(context_len, max_words, history_len, map_size, d)
@@ -216,6 +222,10 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         )
         # Eq. 25–30.
         g_tu = self.fusion(q2, utterance_mask)
+        # Not in the paper: a direct word-sticker term on the logit (`LexicalMatch`).
+        lexical = None
+        if self.lexical_match is not None:
+            lexical = self.lexical_match(context, inputs[CANDIDATE_STICKER_VECTOR])
         outputs = {}
         if use_memory:
             history_mask = inputs[specs.HISTORY_MASK]
@@ -232,9 +242,11 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                 values = self.history_value_encoder(values, history_mask)  # Eq. 20
             query = self.context_pooling(utterances, word_mask)  # Eq. 21–22
             read, delta = self.preference_memory(query, values, history_mask, keys=keys)  # Eq. 23–24
-            scores, gate = self.gated_fusion(g_tu, read, inputs[CANDIDATE_STICKER_VECTOR])  # Eq. 31–32
+            scores, gate = self.gated_fusion(
+                g_tu, read, inputs[CANDIDATE_STICKER_VECTOR], logit_term=lexical
+            )  # Eq. 31–32
         else:
-            scores = self.score_head(g_tu)  # Eq. 32 without memory (SRS)
+            scores = self.score_head(g_tu, logit_term=lexical)  # Eq. 32 without memory (SRS)
         outputs[specs.SCORES] = scores
         attended = dict(outputs)
         attended[specs.UTTERANCE_ATTENTION] = tau_u
