@@ -53,10 +53,11 @@ _RANKER_DEFAULTS = {
 }
 _RANKER_DEFAULTS.update(name=None, trainable=True)
 
-# How the memory read r meets the candidates (`GatedFusion`): `candidate`
-# reads it per candidate (r ⊙ FC(O_flat_c), the default), `literal` is Eq. 31–32
-# as printed (one r for every candidate).
-PREFERENCE_TYPES = ("candidate", "literal")
+# How the memory read r meets the candidates (`GatedFusion`): `direct` reads it
+# per candidate (r_c = r ⊙ FC(O_flat_c)) and adds FC'(r_c) to the logit outside
+# the gate (`ModelConfig`'s default), `candidate` reads it per candidate inside
+# the gate only, `literal` is Eq. 31–32 as printed (one r for every candidate).
+PREFERENCE_TYPES = ("direct", "candidate", "literal")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -199,7 +200,8 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             )
             self.gated_fusion = GatedFusion(
                 init_stddev=init_stddev,
-                candidate_aware=preference == "candidate",
+                candidate_aware=preference in ("direct", "candidate"),
+                direct=preference == "direct",
                 dtype=dtype,
                 name="gated_fusion",
             )

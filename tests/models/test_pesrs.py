@@ -102,6 +102,22 @@ class TestPESRS(TestCase):
         ]
         assert not missing, missing
 
+    @pytest.mark.parametrize("name", ["pesrs", "srs"])
+    def test_lexical_match_starts_as_the_papers_score(self, name):
+        """`lexical_match` adds a zero-initialised term: a fresh model scores as the paper's with the same weights."""
+        config = _config()
+        on = build_model(name, config.replace(lexical_match=True))
+        off = build_model(name, config.replace(lexical_match=False))
+        by_path = {v.path: v for v in on.weights}
+        assert set(by_path) - {v.path for v in off.weights} == {"lexical_match/word_sticker"}
+        for v in off.weights:
+            v.assign(by_path[v.path])
+        batch = _batch(config, seed=8, min_history=2)
+        self.assertAllClose(on(batch)[specs.SCORES], off(batch)[specs.SCORES], atol=1e-6)
+        table = np.random.default_rng(0).normal(size=(config.model.vocab_size, config.model.hidden_dim))
+        by_path["lexical_match/word_sticker"].assign(table.astype("float32"))
+        assert not np.allclose(to_numpy(on(batch)[specs.SCORES]), to_numpy(off(batch)[specs.SCORES]), atol=1e-3)
+
     def test_empty_history_gives_finite_scores(self):
         config = _config()
         model = build_model("pesrs", config, return_attention=True)
