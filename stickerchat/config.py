@@ -145,6 +145,11 @@ class ModelConfig:
             logit (`LexicalMatch`; not in the paper): a one-step path from a
             word to the score, so ranking leaves its initial plateau early
             on every seed. False is the paper's score.
+        memory_read_init: str. How W_δ of Eq. 23 starts: `zeros` (the
+            default; δ starts uniform, so the read starts as the mean of the
+            history, and the addressing is learned from there) or `default`
+            (the layers' initialiser, §6.4's normal or Keras' Glorot; see
+            `PreferenceMemory`).
     """
 
     vocab_size: int = 0
@@ -173,6 +178,7 @@ class ModelConfig:
     relation_init: str = "dot"
     text_product: bool = True
     lexical_match: bool = True
+    memory_read_init: str = "zeros"
 
 
 @dataclasses.dataclass

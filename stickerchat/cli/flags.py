@@ -37,6 +37,7 @@ OVERRIDES = (
     ("relation_init", "model.relation_init", str, "Start of w in Eq. 10: dot (scaled dot product) or normal (paper)."),
     ("text_product", "model.text_product", bool, "Add l * O_flat to Eq. 15 (the authors' code's text-sticker product)."),
     ("lexical_match", "model.lexical_match", bool, "Add a zero-initialised word-sticker bilinear term to the score's logit (not in the paper)."),
+    ("memory_read_init", "model.memory_read_init", str, "Start of W_delta in Eq. 23: zeros (uniform read, default) or default (the layers' initialiser)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
     ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),

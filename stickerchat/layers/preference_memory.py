@@ -29,6 +29,14 @@ class PreferenceMemory(keras.layers.Layer):
         memory: str. `attention`, `average` or `weighted`. Defaults to
             `attention`.
         init_stddev: float. Truncated-normal std of W_δ. Defaults to 0.02.
+        zero_read: bool. Start W_δ at zero (`ModelConfig.memory_read_init=
+            'zeros'`, PESRS's default): δ starts uniform over the real slots,
+            the read r starts as AverageMem's mean, and the addressing is
+            learned from there. With Keras' Glorot initialiser the logits
+            `h W_δ ĥᵏ` start with a spread of several units, so δ starts
+            peaked on an arbitrary slot per dialog and r is one random past
+            sticker rather than the user's habit. Defaults to False (the
+            layer initialiser).
 
     Call args:
         query: tensor `(batch, dim)`: h of Eq. 22.
@@ -44,20 +52,21 @@ class PreferenceMemory(keras.layers.Layer):
         Eq. 23–24 (§5.5.2–5.5.3) and Eq. 34–36 (§7.8) of the PESRS paper.
     """
 
-    def __init__(self, hidden_dim, memory="attention", init_stddev=0.02, **kwargs):
+    def __init__(self, hidden_dim, memory="attention", init_stddev=0.02, zero_read=False, **kwargs):
         super().__init__(**kwargs)
         if memory not in MEMORY_TYPES:
             raise ValueError(f"Unknown memory '{memory}'; choose one of {MEMORY_TYPES}")
         self.hidden_dim = int(hidden_dim)
         self.memory = memory
         self.init_stddev = float(init_stddev)
+        self.zero_read = bool(zero_read)
 
     def build(self, query_shape, values_shape=None, history_mask_shape=None, keys_shape=None):
         if self.memory != "average":
             self.read_kernel = self.add_weight(  # W_δ
                 name="read_kernel",
                 shape=(self.hidden_dim, self.hidden_dim),
-                initializer=truncated_normal(self.init_stddev),
+                initializer="zeros" if self.zero_read else truncated_normal(self.init_stddev),
             )
         self.built = True
 
@@ -88,5 +97,12 @@ class PreferenceMemory(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim, "memory": self.memory, "init_stddev": self.init_stddev})
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "memory": self.memory,
+                "init_stddev": self.init_stddev,
+                "zero_read": self.zero_read,
+            }
+        )
         return config

@@ -58,6 +58,8 @@ _RANKER_DEFAULTS.update(name=None, trainable=True)
 # the gate (`ModelConfig`'s default), `candidate` reads it per candidate inside
 # the gate only, `literal` is Eq. 31–32 as printed (one r for every candidate).
 PREFERENCE_TYPES = ("direct", "candidate", "literal")
+# How W_δ of Eq. 23 starts: `zeros` (uniform δ, r the history's mean) or `default` (the layers' initialiser).
+MEMORY_READ_INITS = ("zeros", "default")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -100,7 +102,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             dropout, init_stddev, memory, interaction_normalize, use_din,
             use_fusion_rnn, fusion_rnn_type, use_memory, use_time_aware_rnn,
             preference, fusion_dropout, relation_init, text_product,
-            lexical_match: see `stickerchat.config.ModelConfig`. `use_memory` is the
+            lexical_match, memory_read_init: see `stickerchat.config.ModelConfig`. `use_memory` is the
             matcher's `reads_history`.
         return_attention: bool. Also output the attentions.
 
@@ -134,12 +136,15 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         relation_init="normal",
         text_product=False,
         lexical_match=False,
+        memory_read_init="default",
         return_attention=False,
         dtype=None,
         **kwargs,
     ):
         if memory not in MEMORY_TYPES:
             raise ValueError(f"Unknown memory '{memory}'; choose one of {MEMORY_TYPES}")
+        if memory_read_init not in MEMORY_READ_INITS:
+            raise ValueError(f"Unknown memory_read_init '{memory_read_init}'; choose one of {MEMORY_READ_INITS}")
         if preference not in PREFERENCE_TYPES:
             raise ValueError(f"Unknown preference '{preference}'; choose one of {PREFERENCE_TYPES}")
         d = hidden_dim
@@ -196,7 +201,12 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                     hidden_dim, init_stddev=init_stddev, dtype=dtype, name="history_value_encoder"
                 )
             self.preference_memory = PreferenceMemory(
-                hidden_dim, memory=memory, init_stddev=init_stddev, dtype=dtype, name="preference_memory"
+                hidden_dim,
+                memory=memory,
+                init_stddev=init_stddev,
+                zero_read=memory_read_init == "zeros",
+                dtype=dtype,
+                name="preference_memory",
             )
             self.gated_fusion = GatedFusion(
                 init_stddev=init_stddev,

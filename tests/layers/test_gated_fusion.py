@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from stickerchat.layers import GatedFusion
 from testing import TestCase, to_numpy
@@ -64,3 +65,39 @@ class TestGatedFusion(TestCase):
             expected_num_trainable_weights=5,
             float32_outputs=(0, 1),
         )
+
+    def test_direct_adds_the_candidate_read_to_the_logit_outside_the_gate(self):
+        """direct: y = σ(FC(f_g·g + (1 − f_g)·r_c) + FC'(r_c)); FC' starts at zero."""
+        x = _inputs(4)
+        candidates = np.random.default_rng(5).normal(size=(2, 3, 4)).astype(np.float32)
+        gated = GatedFusion(init_stddev=0.5, candidate_aware=True)
+        direct = GatedFusion(init_stddev=0.5, candidate_aware=True, direct=True)
+        gated(**x, candidate_vector=candidates)
+        direct(**x, candidate_vector=candidates)
+        for name in ("gate_dense", "score_dense", "candidate_projection"):
+            for target, source in zip(getattr(direct, name).weights, getattr(gated, name).weights):
+                target.assign(source)
+        y_gated, gate_gated = (to_numpy(o) for o in gated(**x, candidate_vector=candidates))
+        y, gate = (to_numpy(o) for o in direct(**x, candidate_vector=candidates))
+        np.testing.assert_allclose(y, y_gated, atol=1e-6)  # FC' = 0 at initialisation
+        w = np.random.default_rng(6).normal(size=(4, 1)).astype(np.float32)
+        direct.direct_dense.weights[0].assign(w)
+        direct.direct_dense.weights[1].assign(np.array([0.3], np.float32))
+        y, gate = (to_numpy(o) for o in direct(**x, candidate_vector=candidates))
+        np.testing.assert_allclose(gate, gate_gated, atol=1e-6)  # the gate is unchanged
+        (wc,) = (to_numpy(v) for v in direct.candidate_projection.weights)
+        r_c = x["preference"][:, None, :] * (candidates @ wc)
+        logit = np.log(y_gated / (1 - y_gated)) + (r_c @ w)[..., 0] + 0.3
+        np.testing.assert_allclose(y, 1 / (1 + np.exp(-logit)), atol=1e-5)
+        self.run_layer_test(
+            GatedFusion,
+            init_kwargs={"init_stddev": 0.3, "candidate_aware": True, "direct": True},
+            input_data=dict(x, candidate_vector=candidates),
+            expected_output_shape=((2, 3), (2, 3, 1)),
+            expected_num_trainable_weights=7,
+            float32_outputs=(0, 1),
+        )
+
+    def test_direct_needs_the_candidate_read(self):
+        with pytest.raises(ValueError, match="candidate_aware"):
+            GatedFusion(direct=True)

@@ -90,7 +90,9 @@ class TestPESRS(TestCase):
 
     @pytest.mark.parametrize("name", ["pesrs", "srs"])
     def test_every_weight_gets_a_gradient(self, name):
-        config = _config()
+        # W_δ starts at zero by default (`memory_read_init`), which leaves the
+        # key encoder without a gradient at step 0 only; wiring is checked with it non-zero.
+        config = _config(memory_read_init="default")
         model = build_model(name, config)
         batch = _batch(config, seed=6, min_history=2)
         targets = random_targets(config.data, config.model.num_emoji)
