@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from stickerchat.layers import PreferenceMemory
 from testing import TestCase, to_numpy
@@ -63,3 +64,20 @@ class TestPreferenceMemory(TestCase):
     def test_unknown_memory(self):
         with pytest.raises(ValueError):
             PreferenceMemory(D, memory="lstm")
+
+    @pytest.mark.parametrize("memory", ["attention", "weighted"])
+    def test_zero_read_starts_as_the_average_and_learns_the_addressing(self, memory):
+        """zero_read: W_δ = 0, so δ is uniform over the real slots (AverageMem's read) until W_δ moves."""
+        x = _inputs(2)
+        layer = PreferenceMemory(D, memory=memory, zero_read=True)
+        read, delta = (to_numpy(o) for o in layer(**x))
+        average_read, average_delta = (to_numpy(o) for o in PreferenceMemory(D, memory="average")(**x))
+        np.testing.assert_allclose(delta, average_delta, atol=1e-6)
+        np.testing.assert_allclose(read, average_read, atol=1e-6)
+        with tf.GradientTape() as tape:
+            read, _ = layer(**x)
+            loss = tf.reduce_sum(read * np.random.default_rng(3).normal(size=read.shape).astype(np.float32))
+        (grad,) = tape.gradient(loss, [layer.read_kernel])
+        assert np.abs(to_numpy(grad)).max() > 1e-3  # the addressing gets a gradient at step 0
+        glorot = PreferenceMemory(D, memory=memory, init_stddev=0.0)
+        assert np.ptp(to_numpy(glorot(**x)[1])[0, :3]) > 1e-3  # the layer initialiser starts non-uniform
