@@ -122,18 +122,20 @@ def seeds() -> List[Optional[int]]:
 
 
 def train_rows(methods) -> List[Tuple[str, List[str]]]:
-    """Trains (or reuses) every `(label, model_name[, overrides])` row once per seed.
+    """Trains (or reuses) every `(label, model_name[, overrides[, run_name]])` row once per seed.
 
-    Run directories are `<model_name>` for a single run without `--seeds`
-    and `<model_name>-seed<k>` with `--seeds`, so scripts that share an
-    `--out_dir` share runs. Returns `(label, [model_dir per seed])` rows.
+    Run directories are `<run_name>` (default: the model name) for a single
+    run without `--seeds` and `<run_name>-seed<k>` with `--seeds`, so scripts
+    that share an `--out_dir` share runs. Returns `(label, [model_dir per
+    seed])` rows.
     """
     rows = []
     for method in methods:
         label, name, extra = (tuple(method) + ({},))[:3]
+        base = method[3] if len(method) > 3 else name
         dirs = []
         for seed in seeds():
-            run_name = name if not FLAGS.seeds else f"{name}-seed{seed}"
+            run_name = base if not FLAGS.seeds else f"{base}-seed{seed}"
             overrides = dict(extra) if seed is None else dict(extra, seed=seed)
             dirs.append(train_or_reuse(run_name, name, **overrides)[0])
         rows.append((label, dirs))

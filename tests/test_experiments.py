@@ -62,6 +62,19 @@ def test_every_experiment_script(tmp_path):
     screened = json.load(open(screen / "takeoff.json"))["runs"]
     assert screened[0]["steps"] == 1 and "MAP" not in screened[0] and not (screen / "srs-seed0").exists()
     assert "| srs | 0 | not in the first 1 steps |" in (screen / "takeoff.md").read_text()
+    # Deviations: the defaults' PESRS runs reused, an arm trained under its own run name.
+    stdout = run("experiments.deviations", out, "--methods=PESRS (defaults),--preference=literal (Eq. 31-32 as printed)", "--seeds=0,1")
+    assert "reusing" in stdout and os.path.isdir(os.path.join(out, "pesrs_literal_memory-seed1"))
+    assert "| --preference=literal (Eq. 31-32 as printed) |" in open(os.path.join(out, "deviations.md")).read()
+    # What the history adds: the same run scored with its history and with it masked.
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.history_gain", f"--out_dir={out}", os.path.join(out, "pesrs-seed0")],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (gain,) = json.load(open(os.path.join(out, "history_gain.json")))
+    assert gain["model_dir"].endswith("pesrs-seed0") and 0 < gain["MAP_without_history"] <= 1
+    assert gain["MAP"] == pytest.approx(json.load(open(os.path.join(out, "pesrs-seed0", "metrics.json")))["MAP"], abs=1e-4)
     run("experiments.classification", out)
     cls = json.load(open(os.path.join(out, "classification.json")))
     assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))
