@@ -3,7 +3,9 @@
 The data's path through them: `StickerEncoder` (Eq. 1, 18) and
 `UtteranceEncoder` (Eq. 2–8) → `DeepInteraction` (Eq. 9–15) →
 `ContextPooling` + `HistoryEncoder` (Eq. 16–22) → `PreferenceMemory`
-(Eq. 23–24) → `FusionNetwork` (Eq. 25–30) → `GatedFusion` (Eq. 31–32).
+(Eq. 23–24) → `FusionNetwork` (Eq. 25–30) → `GatedFusion` (Eq. 31–32);
+`LexicalMatch` (not in the paper, `--lexical_match`) adds a word × sticker
+term to the score's logit.
 All use `keras.ops` only and run under the tensorflow, jax and torch backends.
 """
 

@@ -73,7 +73,9 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
     Everything of PESRS after the sticker encoder: utterance encoder (Eq.
     2–8), deep interaction (Eq. 9–15), history encoding (Eq. 16–20),
     preference memory (Eq. 21–24), fusion network (Eq. 25–30), gated fusion
-    and score (Eq. 31–32). All candidates are scored in one pass.
+    and score (Eq. 31–32), and, with `lexical_match`, the word × sticker
+    term `LexicalMatch` on the score's logit (not in the paper). All
+    candidates are scored in one pass.
 
     Inputs (a dict, `MATCHER_INPUT_NAMES`; every variant takes all six, the
     ones a variant does not use are ignored):
