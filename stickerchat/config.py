@@ -118,13 +118,13 @@ class ModelConfig:
         use_classify: bool. Auxiliary emoji classification loss (False:
             "w/o Classify").
         preference: str. How the preference memory meets the candidates
-            (Eq. 31–32): `candidate` (a deviation) reads r per candidate as
-            `r_c = r ⊙ FC(O_flat_c)`, so the memory can prefer the candidates
-            that resemble the stickers the user chose in similar contexts;
-            `direct` (the default) also adds `FC'(r_c)` to the logit outside
-            the gate of Eq. 31, so that a gate that has turned to the text
-            cannot shut the memory out before it has learned; `literal` uses
-            one r for every candidate, as printed, which cannot rank
+            (Eq. 31–32): `candidate` (the default; a deviation) reads r per
+            candidate as `r_c = r ⊙ FC(O_flat_c)`, so the memory can prefer
+            the candidates that resemble the stickers the user chose in
+            similar contexts; `direct` also adds `FC'(r_c)` to the logit
+            outside the gate of Eq. 31 (measured: no better than
+            `candidate` once W_δ starts at zero, see the README); `literal`
+            uses one r for every candidate, as printed, which cannot rank
             candidates by the history (see `GatedFusion`).
         fusion_dropout: Optional[float]. Dropout of the fusion Transformer
             (Eq. 26–28); None means `dropout` (the literal reading: "the
@@ -172,7 +172,7 @@ class ModelConfig:
     use_memory: bool = True
     use_time_aware_rnn: bool = True
     use_classify: bool = True
-    preference: str = "direct"
+    preference: str = "candidate"
     fusion_dropout: Optional[float] = 0.0
     sticker_norm: bool = True
     relation_init: str = "dot"

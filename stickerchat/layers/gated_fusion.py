@@ -29,7 +29,7 @@ class GatedFusion(keras.layers.Layer):
     user picked in similar contexts. `candidate_aware=False` is the literal
     paper (`ModelConfig.preference='literal'`).
 
-    **Deviation (`direct=True`, PESRS's default `preference='direct'`).**
+    **Option (`direct=True`, `ModelConfig.preference='direct'`; not the default).**
     The gate is a convex mix: once the text path g is useful the gate
     learns to favour it, the memory's share `(1 − f_g)` falls (to 0.08 on
     average on one demo seed), and a memory that has not yet learned to
@@ -38,7 +38,10 @@ class GatedFusion(keras.layers.Layer):
     `direct=True` the candidate read also reaches the logit on its own,
     outside the gate: `y = σ(FC(f_g · g + (1 − f_g) · r_c) + FC'(r_c))`,
     FC' a `Dense(1)` initialised at zero (so a fresh layer scores as
-    without it).
+    without it). Measured on the demo corpus: with W_δ of Eq. 23 starting
+    at zero (`PreferenceMemory(zero_read=True)`, the default) the memory
+    learns without it, and `candidate` scored as well or better (README),
+    so PESRS's default stays `preference='candidate'`.
 
     Both fully-connected layers, the gate and the score run in float32
     under mixed precision.

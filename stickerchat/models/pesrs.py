@@ -53,10 +53,10 @@ _RANKER_DEFAULTS = {
 }
 _RANKER_DEFAULTS.update(name=None, trainable=True)
 
-# How the memory read r meets the candidates (`GatedFusion`): `direct` reads it
-# per candidate (r_c = r ⊙ FC(O_flat_c)) and adds FC'(r_c) to the logit outside
-# the gate (`ModelConfig`'s default), `candidate` reads it per candidate inside
-# the gate only, `literal` is Eq. 31–32 as printed (one r for every candidate).
+# How the memory read r meets the candidates (`GatedFusion`): `candidate` reads
+# it per candidate (r_c = r ⊙ FC(O_flat_c), `ModelConfig`'s default), `direct`
+# also adds FC'(r_c) to the logit outside the gate, `literal` is Eq. 31–32 as
+# printed (one r for every candidate).
 PREFERENCE_TYPES = ("direct", "candidate", "literal")
 # How W_δ of Eq. 23 starts: `zeros` (uniform δ, r the history's mean) or `default` (the layers' initialiser).
 MEMORY_READ_INITS = ("zeros", "default")
