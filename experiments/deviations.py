@@ -15,7 +15,7 @@ from experiments import common
 
 METHODS = (
     ("PESRS (defaults)", "pesrs", {}),
-    ("--preference=candidate (r_c inside the gate only)", "pesrs", {"model.preference": "candidate"}, "pesrs_candidate"),
+    ("--preference=direct (r_c also outside the gate)", "pesrs", {"model.preference": "direct"}, "pesrs_direct"),
     ("--preference=literal (Eq. 31-32 as printed)", "pesrs", {"model.preference": "literal"}, "pesrs_literal_memory"),
     ("--memory_read_init=default (Glorot W_delta)", "pesrs", {"model.memory_read_init": "default"}, "pesrs_read_init_default"),
     ("--nolexical_match", "pesrs", {"model.lexical_match": False}, "pesrs_no_lexical_match"),
