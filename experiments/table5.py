@@ -12,7 +12,10 @@ METHODS = (
     ("PESRS w/o DIN", "pesrs_no_din"),
     ("PESRS w/o FR", "pesrs_no_fr"),
     ("PESRS FR2T", "pesrs_fr2t"),
-    ("PESRS w/o UPM", "pesrs_no_upm"),
+    # PESRS without the memory is SRS (the registry builds `pesrs_no_upm` and
+    # `srs` from the same configuration): the row shares SRS's runs instead
+    # of training the same model twice under two names.
+    ("PESRS w/o UPM", "srs", {}, "srs"),
     ("PESRS w/o TAR", "pesrs_no_tar"),
     ("PESRS", "pesrs"),
 )

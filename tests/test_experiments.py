@@ -30,8 +30,10 @@ def test_every_experiment_script(tmp_path):
     stdout = run("experiments.table4", out, "--methods=MRFN,SRS")
     table = open(os.path.join(out, "table4.md")).read()
     assert "| MRFN |" in table and "| SRS |" in table and "paper MAP" in table
-    # Table 5 reuses nothing new but PESRS; Table 6 reuses SRS and PESRS.
-    run("experiments.table5", out, "--methods=PESRS w/o DIN,PESRS")
+    # Table 5's w/o UPM row is SRS's runs (the same model), reused; Table 6 reuses SRS and PESRS.
+    stdout = run("experiments.table5", out, "--methods=PESRS w/o DIN,PESRS w/o UPM,PESRS")
+    assert f"reusing {os.path.join(out, 'srs')}" in stdout and not os.path.exists(os.path.join(out, "pesrs_no_upm"))
+    assert "| PESRS w/o UPM |" in open(os.path.join(out, "table5.md")).read()
     stdout = run("experiments.table6", out, "--methods=SRS,MostSelected,PESRS")
     assert "reusing" in stdout
     assert "| MostSelected |" in open(os.path.join(out, "table6.md")).read()
