@@ -15,7 +15,7 @@ METHODS = (
     # PESRS without the memory is SRS (the registry builds `pesrs_no_upm` and
     # `srs` from the same configuration): the row shares SRS's runs instead
     # of training the same model twice under two names.
-    ("PESRS w/o UPM", "srs", {}, "srs"),
+    ("PESRS w/o UPM", "srs"),
     ("PESRS w/o TAR", "pesrs_no_tar"),
     ("PESRS", "pesrs"),
 )
