@@ -45,8 +45,10 @@ class DataConfig:
         image_size: int. Stickers are resized to `image_size × image_size`
             (paper: 128).
         negatives: str. `random` (the paper: seeded random stickers of the
-            same set) or `first` (the authors' released code: the first other
-            stickers in `emoji_mapping.txt` order).
+            same set), `first` (the authors' released code: the first other
+            stickers in `emoji_mapping.txt` order) or `catalogue` (seeded
+            random stickers of the whole corpus, any set: for corpora without
+            real sticker sets, such as a converted chat export).
         seed: int. Seed of negative sampling and of the training shuffle.
         skip_bad_examples: bool. Count and skip malformed examples instead of
             raising an error that names the file and line.
@@ -373,7 +375,7 @@ def test() -> Config:
 PRESETS = {"paper": paper, "cpu": cpu, "test": test}
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("none", "mirrored", "multi_worker")
-NEGATIVES = ("random", "first")
+NEGATIVES = ("random", "first", "catalogue")
 IMAGE_ENCODERS = ("inception_v3", "small_cnn")
 
 

@@ -45,7 +45,7 @@ OVERRIDES = (
     ("num_candidates", "data.num_candidates", int, "Candidates per example (paper: 10)."),
     ("history_len", "data.history_len", int, "History items per example (paper: 10)."),
     ("image_size", "data.image_size", int, "Sticker image size (paper: 128)."),
-    ("negatives", "data.negatives", str, "Negative sampling: random (paper) or first (authors' code)."),
+    ("negatives", "data.negatives", str, "Negative sampling: random (paper) or first (authors' code) from the ground truth's set, or catalogue (random, any set: for a converted chat export)."),
     ("seed", "data.seed", int, "Seed of negative sampling and shuffling."),
     ("cache_dir", "data.cache_dir", str, "Cache of packed stickers and the demo corpus."),
     ("mixed_precision", "train.mixed_precision", str, "float32, mixed_bfloat16 or mixed_float16."),

@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from stickerchat import specs
-from stickerchat.config import DataConfig
+from stickerchat.config import NEGATIVES, DataConfig
 from stickerchat.data import release
 from stickerchat.data import stickers as stickers_lib
 from stickerchat.data.errors import DataError
@@ -231,8 +231,8 @@ def load_corpus(data_dir: str, data_config: DataConfig, *, verbose: bool = True)
         DataError: bad input (see the module docstring), unless skipped.
     """
     config = data_config
-    if config.negatives not in ("random", "first"):
-        raise ValueError(f"negatives must be 'random' or 'first', got {config.negatives!r}")
+    if config.negatives not in NEGATIVES:
+        raise ValueError(f"negatives must be one of {', '.join(NEGATIVES)}, got {config.negatives!r}")
     if config.num_candidates < 1:
         raise ValueError("num_candidates must be >= 1")
     start = time.time()

@@ -10,6 +10,11 @@
   stickers is topped up with stickers of the following sets (in set-id order,
   wrapping; `first`: the next ones in that order, `random`: drawn at random
   among all other sets' stickers).
+  `negatives="catalogue"` ignores the sets: the negatives are drawn at random
+  (same per-example generator) among every other usable sticker of the
+  corpus, as a whole-catalogue recommender meets them. For corpora whose sets
+  are not real sticker sets (`stickerchat.data.telegram` groups a chat
+  export's stickers by emoji); never topped up.
 * User history (`HistoryStream`): for each example, the up-to-`history_len`
   most recent earlier selections by the same user, in the stream train ->
   val -> test in file order, oldest first, as example-table rows; never the
@@ -66,6 +71,10 @@ class CandidateSampler:
         """`num_candidates - 1` distinct negatives, never the ground truth."""
         need = self.config.num_candidates - 1
         start, end = self.block[set_id]
+        if self.config.negatives == "catalogue":
+            where = start + self.position[sticker_id]  # the ground truth's index in all_ids
+            chosen = rng.choice(len(self.all_ids) - 1, size=need, replace=False).tolist() if need else []
+            return [int(self.all_ids[i if i < where else i + 1]) for i in chosen], False
         size = end - start
         pos = self.position[sticker_id]
         others = size - 1
