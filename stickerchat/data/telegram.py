@@ -61,8 +61,8 @@ negatives would all share the ground truth's emoji and many sets are smaller
 than the 10 candidates. Train on a converted corpus with
 `--negatives=catalogue` (random negatives from every sticker,
 `stickerchat.data.sampling`); the command prints the training command, and
-`conversion.json` records it (`train_flags`). With fewer than 10 stickers it
-adds `--num_candidates`.
+`conversion.json` records it (`train_flags`, and `tokenizer`: the text rule
+below). With fewer than 10 stickers it adds `--num_candidates`.
 
 **Stickers** (`stickerchat.data.telegram_media`): static `.webp` through
 Pillow, animated `.tgs` through rlottie and video `.webm` through PyAV, by
@@ -88,11 +88,13 @@ time order, which is the order `HistoryStream` builds user histories in.
 **Bad input.** An unreadable `result.json`, a message that is not what the
 format says (an `id` that is not an integer, a malformed `from_id`, `date`
 or `text`, a sticker path outside the export) or a sticker file that is
-missing or cannot be decoded raises `DataError`, one line naming the file,
-the chat and the message id. With `--skip_bad` bad messages and unreadable
-sticker files are skipped and counted by reason instead (`malformed_message`,
-`sticker_file_missing`, `sticker_file_unreadable`, `unsafe_path`), printed
-in the summary and written to `conversion.json`.
+missing or cannot be decoded (and has no readable thumbnail: then the
+thumbnail is used and counted) raises `DataError`, one line naming the file,
+the chat and the message id. With `--skip_bad` bad messages, chats and
+unreadable sticker files are skipped and counted by reason instead
+(`malformed_message`, `malformed_chat`, `sticker_file_missing`,
+`sticker_file_unreadable`, `unsafe_path`), printed in the summary and
+written to `conversion.json`.
 
 **Output.** Written into a temporary directory beside `--out` (the training
 file last, as `demo.py` does) and renamed into place, so `--out` is either
@@ -129,6 +131,7 @@ COMPLETE_MARKER = "release_train.json"  # written last
 RESULT_FILE = "result.json"
 SET_SALT = "stickerchat-telegram-set:"
 URL_TOKEN = "<url>"
+TOKENIZER = "stickerchat.data.telegram.tokenize"  # recorded in conversion.json: how dialog text must be split
 _ID_MASK = (1 << 63) - 1
 _PEER_OFFSETS = {"user": 0, "chat": 1 << 61, "channel": 1 << 62}
 _PEER_RE = re.compile(r"(user|chat|channel)([0-9]+)")
@@ -633,7 +636,7 @@ class Summary:
     train_flags: List[str]
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, **dataclasses.asdict(self)}
+        return {"format": FORMAT, "tokenizer": TOKENIZER, **dataclasses.asdict(self)}
 
     def text(self) -> str:
         lines = [f"wrote {self.out}:"]

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -73,6 +72,7 @@ def test_layout_is_the_released_one_and_the_loader_reads_it(converted, tmp_path)
     assert all(set(m) == {"text", "reply_to_msg_id", "id", "from_id"} for m in example["context"])
     written = json.loads((out / "conversion.json").read_text(encoding="utf-8"))
     assert written["train_flags"] == ["--negatives=catalogue"] and written["format"] == telegram.FORMAT
+    assert written["tokenizer"] == "stickerchat.data.telegram.tokenize"
 
 
 def test_every_sticker_kind_is_read(converted):
@@ -402,3 +402,21 @@ def test_convert_then_train_a_tiny_model(tmp_path):
     assert 0.0 < metrics["MAP"] <= 1.0 and 0.0 <= metrics["R10@1"] <= 1.0
     config = json.loads((model_dir / "config.json").read_text())
     assert config["data"]["negatives"] == "catalogue" and config["data_dir"] == str(out)
+
+
+def test_one_chat_export_by_its_result_json_and_without_unixtimes(tmp_path):
+    """A one-chat export (`messages` at the top), named by its result.json; an older export with `date` only."""
+    info = tx.write_export(tmp_path / "one", chats=1, single=True, turns_per_chat=10, animated=False, video=False, missing=False)
+    summary = _convert([os.path.join(info.path, "result.json")], tmp_path / "out")
+    examples = [e for split in SPLITS for e in _lines(tmp_path / "out", split)]
+    assert len(examples) == info.examples == sum(s["examples"] for s in summary.splits.values())
+    assert {e["current"]["chat_id"] for e in examples} == {7000}
+    path = os.path.join(info.path, "result.json")
+    data = json.loads(open(path, encoding="utf-8").read())
+    for message in data["messages"]:
+        del message["date_unixtime"]  # exports before date_unixtime: `date` only (local time, read as UTC)
+    open(path, "w", encoding="utf-8").write(json.dumps(data, ensure_ascii=False))
+    _convert([info.path], tmp_path / "old")
+    assert [e["current"]["date"] for e in examples] == [
+        e["current"]["date"] for split in SPLITS for e in _lines(tmp_path / "old", split)
+    ] == sorted(info.dates[e["current"]["id"]] for e in examples)
