@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import math
 import os
+import re
 import sys
 from typing import Callable, Optional
 
@@ -15,6 +16,9 @@ from stickerchat.evaluation import scoring
 from stickerchat.rundir import RunDir, runfiles
 
 BACKUP_STATE = "state.json"
+PREVIOUS_STATE = "state.previous.json"
+KEEP_BACKUPS = 2  # the newest backup and the one before: a damaged newest one falls back
+_READ = object()  # AtomicBackup(resume=...) not given: read the state at the start of training
 
 
 def best_model_is_intact(model_dir: str) -> bool:
@@ -227,36 +231,88 @@ def save_best(model, model_dir: str, record: dict) -> dict:
 class AtomicBackup(keras.callbacks.Callback):
     """Backs up weights and optimizer state at the end of every interval; survives a kill at any moment.
 
-    Each backup is a new file `backup/interval-<n>.weights.h5` written under a
-    temporary name and renamed; then `backup/state.json` (also replaced
-    atomically) is pointed at it; only then are older weight files removed.
-    At every instant `state.json` names a complete weights file, so a run
-    killed at any moment restarts from its last complete backup. (Keras'
+    Each backup is a new file `backup/interval-<n>.weights.h5`, written under a
+    temporary name, read back in full (every HDF5 dataset) and its sha256
+    taken before it is renamed into place. Then `backup/state.json` is
+    replaced (atomically) by a state that lists the complete backups, newest
+    first, each with its epoch (completed intervals), optimizer step and
+    sha256: the new one and the `keep - 1` before it. Only then are weight
+    files that list does not name removed. The state it replaces is kept as
+    `backup/state.previous.json` (also written atomically, before it). At
+    every instant `state.json` names complete, verified weights files, so a
+    run killed at any moment restarts from its last complete backup. (Keras'
     `BackupAndRestore` rewrites `latest.weights.h5` in place: a kill during
     that write left a file no rerun could open.)
 
-    A damaged backup (changed by something else than this callback) raises
-    `runfiles.CorruptRunFile` naming the file. The backup is removed when the
-    run ends normally (not when a non-finite loss stopped it).
+    A backup damaged afterwards (changed by something else than this
+    callback: a copy cut short, a full disk) is not used: `read_state` takes
+    the newest listed backup whose file still has its recorded sha256; if
+    `state.json` itself is damaged or missing, the list of
+    `state.previous.json`; if none is left, the run starts from step 0. Either
+    way one warning line on stderr names the damaged files and what the run
+    resumes from. A file that is intact but does not fit the model (another
+    version of the code) is an error, `runfiles.CorruptRunFile`, naming it.
+    The backup is removed when the run ends normally (not when a non-finite
+    loss stopped it).
+
+    Args:
+        backup_dir: str. The run's `backup/` directory.
+        resume: the state `read_state(backup_dir)` returned (the trainer reads
+            it first, to start the data where the backup stopped); by default
+            `on_train_begin` reads it.
+        keep: int. How many complete backups are kept (at least 1).
     """
 
-    def __init__(self, backup_dir: str):
+    def __init__(self, backup_dir: str, resume=_READ, keep: int = KEEP_BACKUPS):
         super().__init__()
         self.backup_dir = backup_dir
+        self.resume = resume
+        self.keep = max(1, int(keep))
+        self._backups = []  # complete backups, newest first (entries of state.json's "backups")
 
     @staticmethod
     def read_state(backup_dir: str) -> Optional[dict]:
-        """`{"epoch": completed intervals, "weights": file name, "step": optimizer step}` or None."""
-        path = os.path.join(backup_dir, BACKUP_STATE)
-        if not os.path.exists(path):
-            return None
-        state = runfiles.read_json(path, "backup state")
-        if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "weights" not in state:
-            raise runfiles.CorruptRunFile(f"{path}: the backup state is corrupt; delete {backup_dir} to start over")
+        """The backup a run resumes from, or None (start from step 0); a damaged backup is skipped with one warning.
+
+        Returns `{"epoch": completed intervals, "weights": file name, "step":
+        optimizer step, "sha256": of the weights file, "backups": the complete
+        backups from this one on, newest first}`.
+        """
+        state, problems, source = None, [], None
+        for name in (BACKUP_STATE, PREVIOUS_STATE):
+            path = os.path.join(backup_dir, name)
+            entries, problem = _state_entries(path)
+            if entries is None and problem is None:  # no such file
+                if name == BACKUP_STATE and os.path.exists(os.path.join(backup_dir, PREVIOUS_STATE)):
+                    problems.append(f"{path} (missing)")
+                continue
+            if problem is not None:
+                problems.append(f"{path} ({problem})")
+                continue
+            source = path
+            for i, entry in enumerate(entries):
+                weights = os.path.join(backup_dir, entry["weights"])
+                problem = _weights_problem(weights, entry.get("sha256"), path)
+                if problem is None:
+                    state = dict(entry, backups=entries[i:])
+                    break
+                problems.append(f"{weights} ({problem})")
+            break  # a readable state file is used alone: the previous one lists older, removed backups
+        if problems:
+            if state is None:
+                outcome = "no complete backup is left: starting from step 0"
+            else:
+                recorded = "" if source.endswith(BACKUP_STATE) else f" (as {source} records)"
+                outcome = (
+                    f"resuming from {os.path.join(backup_dir, state['weights'])}{recorded} "
+                    f"at step {state.get('step', '?')}"
+                )
+            print(f"warning: damaged backup not used: {', '.join(problems)}; {outcome}", file=sys.stderr, flush=True)
         return state
 
     def on_train_begin(self, logs=None):
-        state = self.read_state(self.backup_dir)
+        state = self.read_state(self.backup_dir) if self.resume is _READ else self.resume
+        self._backups = list(state["backups"]) if state else []
         if state is None:
             return
         weights = os.path.join(self.backup_dir, state["weights"])
@@ -264,25 +320,110 @@ class AtomicBackup(keras.callbacks.Callback):
             self.model.load_weights(weights)
         except Exception as e:  # noqa: BLE001 - reported with the file's name.
             raise runfiles.CorruptRunFile(
-                f"{weights}: cannot restore the backup ({type(e).__name__}: {e}); delete {self.backup_dir} to start over"
+                f"{weights}: cannot restore the backup ({type(e).__name__}: {e}); the file is the one the backup "
+                f"state records, so it was written by another model or version of the code; "
+                f"delete {self.backup_dir} to start over"
             ) from e
         self.model._initial_epoch = state["epoch"]
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"interval-{epoch + 1}.weights.h5"
-        with runfiles.atomic_path(os.path.join(self.backup_dir, name)) as tmp:
+        path = os.path.join(self.backup_dir, name)
+        with runfiles.atomic_path(path) as tmp:
             self.model.save_weights(tmp)
+            problem = _h5_problem(tmp)
+            if problem is not None:  # the previous backups are untouched
+                raise runfiles.CorruptRunFile(f"{path}: the backup just written cannot be read back ({problem})")
+            sha256 = runfiles.file_sha256(tmp)
         step = int(self.model.optimizer.iterations.numpy())
-        runfiles.write_json(
-            os.path.join(self.backup_dir, BACKUP_STATE), {"epoch": epoch + 1, "weights": name, "step": step}
-        )
+        entry = {"epoch": epoch + 1, "weights": name, "step": step, "sha256": sha256}
+        older = [e for e in self._backups if e["weights"] != name]
+        previous_state = os.path.join(self.backup_dir, PREVIOUS_STATE)
+        if self._backups:
+            runfiles.write_json(previous_state, _state_of(self._backups))
+        elif os.path.exists(previous_state):  # from a damaged backup that was not resumed from
+            os.remove(previous_state)
+        self._backups = [entry] + older[: self.keep - 1]
+        runfiles.write_json(os.path.join(self.backup_dir, BACKUP_STATE), _state_of(self._backups))
+        listed = {e["weights"] for e in self._backups}
         for old in glob.glob(os.path.join(self.backup_dir, "interval-*.weights.h5")):
-            if os.path.basename(old) != name:
+            if os.path.basename(old) not in listed:
                 os.remove(old)
+        for stale in glob.glob(os.path.join(self.backup_dir, ".tmp-*")):  # left by a kill during a write
+            os.remove(stale)
 
     def on_train_end(self, logs=None):
         if not self.model.stop_training and os.path.isdir(self.backup_dir):
             import shutil
 
             shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+def _state_of(backups) -> dict:
+    """`state.json`'s content: the newest backup's fields (as before lists were kept) and the list."""
+    return dict(backups[0], backups=list(backups))
+
+
+_WEIGHTS_NAME = re.compile(r"interval-[0-9]+\.weights\.h5")
+
+
+def _state_entries(path: str):
+    """`(backups newest first, None)`, `(None, what is wrong)`, or `(None, None)` when there is no file."""
+    if not os.path.exists(path):
+        return None, None
+    try:
+        state = runfiles.read_json(path, "backup state")
+    except runfiles.CorruptRunFile:
+        return None, "corrupt: not complete JSON"
+    except OSError as e:
+        return None, f"cannot be read: {_one_line(e)}"
+    if not isinstance(state, dict):
+        return None, "corrupt: not a JSON object"
+    # A state written before backups were listed names a single file, without a checksum.
+    entries = state.get("backups", [state])
+    ok = isinstance(entries, list) and entries and all(
+        isinstance(e, dict)
+        and isinstance(e.get("epoch"), int)
+        and not isinstance(e.get("epoch"), bool)
+        and e["epoch"] >= 0
+        and isinstance(e.get("weights"), str)
+        and _WEIGHTS_NAME.fullmatch(e["weights"])
+        and isinstance(e.get("sha256", ""), str)
+        for e in entries
+    )
+    if not ok:
+        return None, "corrupt: not a list of backups"
+    return entries, None
+
+
+def _weights_problem(path: str, sha256: Optional[str], state_path: str) -> Optional[str]:
+    """Why the backup weights file `path` cannot be used, or None."""
+    if not os.path.exists(path):
+        return "missing"
+    if sha256 is not None:
+        if runfiles.file_sha256(path) != sha256:
+            return f"its sha256 is not the one {os.path.basename(state_path)} records"
+        return None
+    return _h5_problem(path)  # an older state without checksums: the file must read in full
+
+
+def _h5_problem(path: str) -> Optional[str]:
+    """None if every dataset of the HDF5 file `path` reads, else what failed (one line)."""
+    import h5py
+
+    def read(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            obj[()]
+        return None  # a value would stop the visit
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(read)
+    except Exception as e:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError... on a damaged file
+        return f"cannot be read: {_one_line(e)}"
+    return None
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())

@@ -24,7 +24,9 @@ what the experiment scripts call. It
 5. backs up weights and optimizer state at every validation
    (`model_dir/backup`, `callbacks.AtomicBackup`), so a run killed at any
    moment continues from its last validation with the same step count and
-   the same batches an uninterrupted run would see next, when started again;
+   the same batches an uninterrupted run would see next, when started again
+   (from the validation before if that backup was damaged since, or from
+   step 0 if none is intact, with a warning);
 6. reloads `model.keras` (safe mode; if it is missing or not the file
    `best.json` records, the final model is saved first, with a warning),
    scores the test split and writes `predictions.tsv`, then `metrics.json`
@@ -289,7 +291,7 @@ def train(
                 progress_bar=progress_bar,
                 total_steps=total_steps,
             ),
-            callbacks_lib.AtomicBackup(backup_dir),
+            callbacks_lib.AtomicBackup(backup_dir, resume=backup),
             *extra_callbacks,
         ]
         if verbose:
