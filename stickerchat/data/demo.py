@@ -1,6 +1,8 @@
 r"""The built-in demo corpus: a small, learnable corpus in exactly the released layout.
 
     python -m stickerchat.data.demo --out /tmp/demo [--seed 0]
+    python -m stickerchat.data.demo --out /tmp/keyed --preference per_emotion   # favourites per emotion
+    python -m stickerchat.data.demo --out /tmp/emoji --images emoji             # real emoji artwork
     python -m stickerchat.data.demo --out /tmp/big --num_train 50000 --num_sets 850 --npy_size 128
 
 Generation (all draws from `np.random.default_rng(seed)`, so the bytes written
@@ -16,17 +18,32 @@ depend on the seed only):
   accessory (none, a hat, a bow tie); ~10% of the (emotion, variant) stickers
   are left out (at least one per emotion stays), so sets hold ~22 stickers. The face shows the emotion: mouth
   curve (smile, frown, open O, open laugh, wavy), eyebrows, tears, heart eyes,
-  closed eyes and "z", sweat drop, and an emotion colour tint. Arrays are
+  closed eyes and "z", sweat drop, and an emotion colour tint. With
+  `--images=emoji` the stickers are real emoji artwork instead (Twemoji,
+  `stickerchat.data.emoji_art`: each set its own emoji of the emotion, hue,
+  tilt and frame, the variants a small hat or bow tie); the labels stay
+  the emotion's emoji. Arrays are
   `--npy_size` (96) square in mixed forms: uint8 H×W×3 (50%), uint8 H×W×4 with
   a transparent background (20%), float32 in [0, 1] (15%), uint8 grey H×W
   (10%), float32 in [0, 255] (5%).
 * Emoji labels (`emoji_mapping.txt`, `sticker_alt`): the emotion's emoji, 5% a
   wrong one, and in 2 sets the same emoji for the whole set (as in reality).
 * Users (`--num_users`, default 60), with Zipf-like activity, 3 favourite
-  sets (used 85% of the time) and one favourite accessory: given the emotion
-  and set, a user sends the variant with their accessory with probability
-  0.8 (+ the uniform share of the remaining 0.2). Variants of one emotion
-  cannot be told apart by the text, so only the history reveals them.
+  sets (used 85% of the time) and favourite accessories: given the emotion
+  and set, a user sends the variant with their favourite accessory with
+  probability 0.8 (+ the uniform share of the remaining 0.2). Variants of one
+  emotion cannot be told apart by the text, so only the history reveals them.
+  `--preference` says what the favourite depends on:
+  - `accessory` (the default): one favourite accessory per user, whatever
+    the emotion. The mean of the user's history holds it.
+  - `per_emotion`: a favourite accessory per user *and emotion*, balanced
+    so that each accessory is the favourite of 2 or 3 of the user's 8
+    emotions (a shuffled `0 1 2 0 1 2 0 1`). The user's overall habit says
+    little; only the earlier selections made in dialogs of the same
+    emotion tell the variants apart, so a memory must be addressed by the
+    dialog (Eq. 21–24) to rank them. The favourites are drawn from a
+    second random stream (`default_rng([seed, 1])`), so the sets, their
+    stickers and the users are the default corpus's.
 * Dialogs: 1-10 messages by 1-4 other users (sometimes the sender too), 10% of
   texts empty, 2-9 words each. With probability 0.85 the last non-empty
   message holds a cue word of the sticker's emotion (and maybe one more
@@ -54,6 +71,10 @@ from absl import app, flags
 from PIL import Image, ImageDraw
 
 COMPLETE_MARKER = "release_train.json"  # written last
+# What a user's favourite variant depends on (`DemoSpec.preference`, see the module docstring).
+PREFERENCES = ("accessory", "per_emotion")
+# How the stickers are drawn (`DemoSpec.images`): PIL faces, or real emoji artwork (`stickerchat.data.emoji_art`).
+IMAGES = ("drawn", "emoji")
 
 EMOTIONS = ("happy", "sad", "angry", "surprised", "love", "laugh", "scared", "sleepy")
 EMOJI = ("😀", "😢", "😠", "😮", "😍", "😂", "😱", "😴")
@@ -103,6 +124,8 @@ class DemoSpec:
     p_wrong_emoji: float = 0.05
     p_empty_text: float = 0.1
     single_emoji_sets: int = 2
+    preference: str = "accessory"  # PREFERENCES: what a user's favourite variant depends on
+    images: str = "drawn"  # IMAGES: how the stickers are drawn
 
 
 @dataclasses.dataclass
@@ -123,7 +146,8 @@ class DemoCorpus:
     set_styles: List[dict]
     stickers: List[List[DemoSticker]]  # per set, mapping order
     users: List[int]
-    user_accessory: List[int]
+    user_accessory: List[int]  # the `accessory` preference's favourite (drawn in every mode)
+    emotion_accessory: List[List[int]]  # [user][emotion] -> the favourite accessory actually used
     examples: Dict[str, List[dict]]  # split -> JSON objects
     latent: Dict[str, List[dict]]  # split -> {user, set, sticker, emotion, cue}
 
@@ -134,6 +158,10 @@ def _pick_form(rng: np.random.Generator) -> str:
 
 def generate(spec: DemoSpec) -> DemoCorpus:
     """Draws the whole corpus (ids, stickers, users, dialogs) from `spec.seed`."""
+    if spec.preference not in PREFERENCES:
+        raise ValueError(f"unknown demo preference {spec.preference!r}; choose one of {PREFERENCES}")
+    if spec.images not in IMAGES:
+        raise ValueError(f"unknown demo images {spec.images!r}; choose one of {IMAGES}")
     rng = np.random.default_rng(spec.seed)
     e = len(EMOTIONS)
     # --- Sticker sets ----------------------------------------------------------------------------
@@ -179,6 +207,12 @@ def generate(spec: DemoSpec) -> DemoCorpus:
     activity /= activity.sum()
     accessory = [int(rng.integers(len(ACCESSORIES))) for _ in users]
     fav_sets = [rng.choice(spec.num_sets, size=min(spec.favourite_sets, spec.num_sets), replace=False) for _ in users]
+    if spec.preference == "per_emotion":
+        balanced = np.arange(e) % len(ACCESSORIES)
+        rng_pref = np.random.default_rng([spec.seed, 1])
+        emotion_accessory = [[int(a) for a in rng_pref.permutation(balanced)] for _ in users]
+    else:
+        emotion_accessory = [[a] * e for a in accessory]
 
     # --- Dialog stream -------------------------------------------------------------------------
     total = spec.num_train + spec.num_val + spec.num_test
@@ -196,7 +230,7 @@ def generate(spec: DemoSpec) -> DemoCorpus:
         else:
             s = int(rng.integers(spec.num_sets))
         options = [x for x in sets[s] if x.emotion == emo]
-        favourite = [x for x in options if x.accessory == accessory[u]]
+        favourite = [x for x in options if x.accessory == emotion_accessory[u][emo]]
         if favourite and rng.random() < spec.p_favourite:
             sticker = favourite[0]
         else:
@@ -261,7 +295,7 @@ def generate(spec: DemoSpec) -> DemoCorpus:
     cuts["test"] = (spec.num_train + spec.num_val, total)
     examples = {k: stream[a:b] for k, (a, b) in cuts.items()}
     latents = {k: latent[a:b] for k, (a, b) in cuts.items()}
-    return DemoCorpus(spec, set_ids, styles, sets, users, accessory, examples, latents)
+    return DemoCorpus(spec, set_ids, styles, sets, users, accessory, emotion_accessory, examples, latents)
 
 
 # --- Images -----------------------------------------------------------------------------------
@@ -350,9 +384,14 @@ def draw_sticker(style: dict, emotion: int, accessory: int, size: int) -> Tuple[
     return np.asarray(img, dtype=np.uint8), np.asarray(mask) > 0
 
 
-def sticker_array(style: dict, sticker: DemoSticker, size: int) -> np.ndarray:
-    """The sticker in its stored `.npy` form (see `DemoSticker.form`)."""
-    rgb, mask = draw_sticker(style, sticker.emotion, sticker.accessory, size)
+def sticker_array(style: dict, sticker: DemoSticker, size: int, images: str = "drawn") -> np.ndarray:
+    """The sticker in its stored `.npy` form (see `DemoSticker.form`), drawn as `images` says (`IMAGES`)."""
+    if images == "emoji":
+        from stickerchat.data.emoji_art import draw_emoji_sticker  # Local: needs the artwork package.
+
+        rgb, mask = draw_emoji_sticker(style, sticker.emotion, sticker.accessory, size)
+    else:
+        rgb, mask = draw_sticker(style, sticker.emotion, sticker.accessory, size)
     if sticker.form == "u8rgba":
         return np.concatenate([rgb, np.where(mask, 255, 0).astype(np.uint8)[..., None]], axis=-1)
     if sticker.form == "float01":
@@ -391,13 +430,13 @@ def write_demo_corpus(out_dir: str, spec: Optional[DemoSpec] = None, *, verbose:
             for x in stickers:
                 f.write(f"{x.sticker_id}\t{x.emoji}\n")
         for x in stickers:
-            np.save(os.path.join(set_dir, f"{x.sticker_id}.npy"), sticker_array(corpus.set_styles[s], x, spec.npy_size))
+            np.save(os.path.join(set_dir, f"{x.sticker_id}.npy"), sticker_array(corpus.set_styles[s], x, spec.npy_size, spec.images))
     train = os.path.join(out_dir, "release_train.json")
     os.replace(train + ".part", train)
     if verbose:
         n = sum(len(x) for x in corpus.stickers)
         print(
-            f"wrote the demo corpus (seed {spec.seed}) to {out_dir}: "
+            f"wrote the demo corpus (seed {spec.seed}, {spec.preference}, {spec.images}) to {out_dir}: "
             + ", ".join(f"{k} {len(v)}" for k, v in corpus.examples.items())
             + f" examples, {len(corpus.stickers)} sets, {n} stickers, {len(corpus.users)} users",
             flush=True,
@@ -419,6 +458,8 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_sets", DemoSpec.num_sets, "Sticker sets (~22 stickers each).")
     flags.DEFINE_integer("num_users", DemoSpec.num_users, "Users.")
     flags.DEFINE_integer("npy_size", DemoSpec.npy_size, "Side of the stored sticker arrays.")
+    flags.DEFINE_enum("preference", DemoSpec.preference, PREFERENCES, "What a user's favourite variant depends on.")
+    flags.DEFINE_enum("images", DemoSpec.images, IMAGES, "How the stickers are drawn: PIL faces or real emoji artwork.")
     flags.DEFINE_bool("ceiling", True, "Print the ideal rankers' expected test metrics.")
 
 
@@ -434,6 +475,8 @@ def main(argv: Sequence[str]) -> None:
         num_sets=FLAGS.num_sets,
         num_users=FLAGS.num_users,
         npy_size=FLAGS.npy_size,
+        preference=FLAGS.preference,
+        images=FLAGS.images,
     )
     corpus = write_demo_corpus(FLAGS.out, spec)
     if FLAGS.ceiling:

@@ -8,10 +8,16 @@ rankers that see the candidate images perfectly, with random negatives as
 * *random*: every candidate the same score;
 * *text-only*: reads the latest cue word; cannot tell an emotion's variants
   apart;
+* *history average*: takes the most frequent accessory among the user's
+  up-to-10 earlier selections, whatever their dialogs (what a read that
+  averages the history can know);
+* *history-aware (from the history)*: with the default `accessory`
+  preference the same as the history average; with `per_emotion` the most
+  frequent accessory among the earlier selections of the candidate's
+  emotion (else the history average): what a memory addressed by the
+  dialog can know;
 * *history-aware (true preferences)*: also knows each user's favourite
-  accessory;
-* *history-aware (from the history)*: takes the most frequent accessory among
-  the user's up-to-10 earlier selections.
+  accessory (per emotion with `per_emotion`).
 
 For the default corpus (seed 0): random R10@1 .100 / MAP .293; text-only
 R10@1 .596 / R10@2 .859 / R10@5 .927 / MAP .756; history-aware (from the
@@ -49,6 +55,11 @@ def _mean_metrics(rows: List[np.ndarray]) -> Dict[str, float]:
     return dict(zip(CEILING_METRICS, (sums / max(len(rows), 1)).round(4).tolist()))
 
 
+def _most_common(values):
+    """The most frequent value (the first seen among ties), or None for none."""
+    return collections.Counter(values).most_common(1)[0][0] if values else None
+
+
 def demo_ceiling(
     spec_or_corpus=None, split: str = "test", num_candidates: int = 10, history_len: int = 10, seed: int = 0
 ) -> Dict[str, Dict[str, float]]:
@@ -63,12 +74,14 @@ def demo_ceiling(
 
     Returns:
         {ranker: {"R10@1", "R10@2", "R10@5", "MAP"}} for `random`, `text_only`,
-        `history_from_history` and `history_true_preferences`.
+        `history_average`, `history_from_history` and `history_true_preferences`.
     """
     # Duck-typed: `python -m stickerchat.data.demo` passes the DemoCorpus of its `__main__` module.
     corpus = spec_or_corpus if hasattr(spec_or_corpus, "latent") else generate(spec_or_corpus or DemoSpec())
     spec = corpus.spec
     rng = np.random.default_rng([seed, 12345])
+    keyed = getattr(spec, "preference", "accessory") == "per_emotion"
+    # Per user: (emotion, accessory) of the up-to-`history_len` latest selections.
     recent: Dict[int, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=history_len))
     rows = collections.defaultdict(list)
     for name in ("train", "val", "test"):
@@ -79,7 +92,13 @@ def demo_ceiling(
                 negatives = [pool[i] for i in rng.choice(len(pool), size=min(num_candidates - 1, len(pool)), replace=False)]
                 candidates = [sticker] + negatives
                 history = list(recent[u])
-                guess = collections.Counter(history).most_common(1)[0][0] if history else None
+                overall = _most_common([acc for _, acc in history])
+
+                def from_history(emotion):
+                    if not keyed:
+                        return overall
+                    same = [acc for emo, acc in history if emo == emotion]
+                    return _most_common(same) if same else overall
 
                 def preference(x, acc):
                     options = [y for y in corpus.stickers[s] if y.emotion == x.emotion]
@@ -93,11 +112,14 @@ def demo_ceiling(
 
                 rows["random"].append(np.zeros(len(candidates)))
                 rows["text_only"].append(np.array([emotion_p(x) for x in candidates]))
-                rows["history_from_history"].append(np.array([emotion_p(x) * preference(x, guess) for x in candidates]))
-                rows["history_true_preferences"].append(
-                    np.array([emotion_p(x) * preference(x, corpus.user_accessory[u]) for x in candidates])
+                rows["history_average"].append(np.array([emotion_p(x) * preference(x, overall) for x in candidates]))
+                rows["history_from_history"].append(
+                    np.array([emotion_p(x) * preference(x, from_history(x.emotion)) for x in candidates])
                 )
-            recent[u].append(sticker.accessory)
+                rows["history_true_preferences"].append(
+                    np.array([emotion_p(x) * preference(x, corpus.emotion_accessory[u][x.emotion]) for x in candidates])
+                )
+            recent[u].append((sticker.emotion, sticker.accessory))
     return {name: _mean_metrics(r) for name, r in rows.items()}
 
 

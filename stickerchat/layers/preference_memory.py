@@ -37,6 +37,13 @@ class PreferenceMemory(keras.layers.Layer):
             peaked on an arbitrary slot per dialog and r is one random past
             sticker rather than the user's habit. Defaults to False (the
             layer initialiser).
+        identity_read: bool. Start W_δ at `I / √d` (`ModelConfig.
+            memory_read_init='identity'`): δ starts as a scaled dot-product
+            attention of the query over the keys, `softmax_k(h · ĥᵏ / √d)`,
+            so from the first step the memory reads the past dialogs that
+            resemble the current one (the motivation of §5.5) and W_δ
+            learns from there. Needs keys of the query's width. Defaults to
+            False.
 
     Call args:
         query: tensor `(batch, dim)`: h of Eq. 22.
@@ -52,21 +59,28 @@ class PreferenceMemory(keras.layers.Layer):
         Eq. 23–24 (§5.5.2–5.5.3) and Eq. 34–36 (§7.8) of the PESRS paper.
     """
 
-    def __init__(self, hidden_dim, memory="attention", init_stddev=0.02, zero_read=False, **kwargs):
+    def __init__(self, hidden_dim, memory="attention", init_stddev=0.02, zero_read=False, identity_read=False, **kwargs):
         super().__init__(**kwargs)
         if memory not in MEMORY_TYPES:
             raise ValueError(f"Unknown memory '{memory}'; choose one of {MEMORY_TYPES}")
+        if zero_read and identity_read:
+            raise ValueError("PreferenceMemory: zero_read and identity_read are two starts of W_δ; choose one")
         self.hidden_dim = int(hidden_dim)
         self.memory = memory
         self.init_stddev = float(init_stddev)
         self.zero_read = bool(zero_read)
+        self.identity_read = bool(identity_read)
 
     def build(self, query_shape, values_shape=None, history_mask_shape=None, keys_shape=None):
         if self.memory != "average":
+            if self.zero_read:
+                initializer = "zeros"
+            elif self.identity_read:
+                initializer = keras.initializers.Identity(gain=self.hidden_dim**-0.5)
+            else:
+                initializer = truncated_normal(self.init_stddev)
             self.read_kernel = self.add_weight(  # W_δ
-                name="read_kernel",
-                shape=(self.hidden_dim, self.hidden_dim),
-                initializer="zeros" if self.zero_read else truncated_normal(self.init_stddev),
+                name="read_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer=initializer
             )
         self.built = True
 
@@ -103,6 +117,7 @@ class PreferenceMemory(keras.layers.Layer):
                 "memory": self.memory,
                 "init_stddev": self.init_stddev,
                 "zero_read": self.zero_read,
+                "identity_read": self.identity_read,
             }
         )
         return config

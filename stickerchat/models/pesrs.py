@@ -58,8 +58,11 @@ _RANKER_DEFAULTS.update(name=None, trainable=True)
 # also adds FC'(r_c) to the logit outside the gate, `literal` is Eq. 31–32 as
 # printed (one r for every candidate).
 PREFERENCE_TYPES = ("direct", "candidate", "literal")
-# How W_δ of Eq. 23 starts: `zeros` (uniform δ, r the history's mean) or `default` (the layers' initialiser).
-MEMORY_READ_INITS = ("zeros", "default")
+# How the history's keys and values are encoded (Eq. 19–20): `rnn` as printed, `residual` with the slot's own input added.
+HISTORY_ENCODINGS = ("rnn", "residual")
+# How W_δ of Eq. 23 starts: `zeros` (uniform δ, r the history's mean), `identity` (I/√d: a scaled dot-product
+# read of the keys, the past dialogs like the current one first) or `default` (the layers' initialiser).
+MEMORY_READ_INITS = ("zeros", "identity", "default")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -104,7 +107,8 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             dropout, init_stddev, memory, interaction_normalize, use_din,
             use_fusion_rnn, fusion_rnn_type, use_memory, use_time_aware_rnn,
             preference, fusion_dropout, relation_init, text_product,
-            lexical_match, memory_read_init: see `stickerchat.config.ModelConfig`. `use_memory` is the
+            lexical_match, memory_read_init, history_encoding: see
+            `stickerchat.config.ModelConfig`. `use_memory` is the
             matcher's `reads_history`.
         return_attention: bool. Also output the attentions.
 
@@ -139,6 +143,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         text_product=False,
         lexical_match=False,
         memory_read_init="default",
+        history_encoding="rnn",
         return_attention=False,
         dtype=None,
         **kwargs,
@@ -147,6 +152,8 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             raise ValueError(f"Unknown memory '{memory}'; choose one of {MEMORY_TYPES}")
         if memory_read_init not in MEMORY_READ_INITS:
             raise ValueError(f"Unknown memory_read_init '{memory_read_init}'; choose one of {MEMORY_READ_INITS}")
+        if history_encoding not in HISTORY_ENCODINGS:
+            raise ValueError(f"Unknown history_encoding '{history_encoding}'; choose one of {HISTORY_ENCODINGS}")
         if preference not in PREFERENCE_TYPES:
             raise ValueError(f"Unknown preference '{preference}'; choose one of {PREFERENCE_TYPES}")
         d = hidden_dim
@@ -197,16 +204,25 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             if use_time_aware_rnn:
                 if use_keys:
                     self.history_key_encoder = HistoryEncoder(
-                        hidden_dim, init_stddev=init_stddev, dtype=dtype, name="history_key_encoder"
+                        hidden_dim,
+                        init_stddev=init_stddev,
+                        residual=history_encoding == "residual",
+                        dtype=dtype,
+                        name="history_key_encoder",
                     )
                 self.history_value_encoder = HistoryEncoder(
-                    hidden_dim, init_stddev=init_stddev, dtype=dtype, name="history_value_encoder"
+                    hidden_dim,
+                    init_stddev=init_stddev,
+                    residual=history_encoding == "residual",
+                    dtype=dtype,
+                    name="history_value_encoder",
                 )
             self.preference_memory = PreferenceMemory(
                 hidden_dim,
                 memory=memory,
                 init_stddev=init_stddev,
                 zero_read=memory_read_init == "zeros",
+                identity_read=memory_read_init == "identity",
                 dtype=dtype,
                 name="preference_memory",
             )

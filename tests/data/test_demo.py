@@ -55,3 +55,32 @@ def test_draw_sticker_shows_emotion_and_accessory():
     base, _ = demo.draw_sticker(style, 0, 0, 64)
     assert not np.array_equal(base, demo.draw_sticker(style, 1, 0, 64)[0])
     assert not np.array_equal(base, demo.draw_sticker(style, 0, 1, 64)[0])
+
+
+def test_per_emotion_preferences_depend_on_the_emotion():
+    default = demo.generate(demo.DemoSpec(seed=0, **SMALL))
+    keyed = demo.generate(demo.DemoSpec(seed=0, preference="per_emotion", **SMALL))
+    # One favourite per user in the default corpus, whatever the emotion.
+    assert all(len(set(row)) == 1 for row in default.emotion_accessory)
+    assert [row[0] for row in default.emotion_accessory] == default.user_accessory
+    # Per emotion: every accessory is the favourite of 2 or 3 of a user's 8 emotions.
+    for row in keyed.emotion_accessory:
+        counts = sorted(row.count(a) for a in range(len(demo.ACCESSORIES)))
+        assert counts == [2, 3, 3], row
+    # The favourites are drawn from a second stream: the sets and users stay the default's.
+    assert keyed.set_ids == default.set_ids and keyed.users == default.users and keyed.set_styles == default.set_styles
+    # The sent variant follows the user's favourite for that emotion.
+    hits = [
+        lat["sticker"].accessory == keyed.emotion_accessory[lat["user"]][lat["emotion"]]
+        for lat in keyed.latent["train"]
+    ]
+    assert np.mean(hits) > 0.75
+
+
+def test_unknown_preference_or_images_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="per_emotion"):
+        demo.generate(demo.DemoSpec(preference="per_user"))
+    with pytest.raises(ValueError, match="emoji"):
+        demo.generate(demo.DemoSpec(images="photos"))

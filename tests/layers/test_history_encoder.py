@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from stickerchat.layers import HistoryEncoder, recency_positions
 from testing import TestCase, to_numpy
@@ -36,3 +37,20 @@ class TestHistoryEncoder(TestCase):
         )
         np.testing.assert_allclose(short[0, :2], long[0, :2], atol=1e-5)
         np.testing.assert_allclose(short[1], long[1, :3], atol=1e-5)
+
+    def test_residual_adds_each_slots_own_input(self):
+        rng = np.random.default_rng(2)
+        x = rng.normal(size=(2, 4, 6)).astype(np.float32)
+        mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool)
+        plain = HistoryEncoder(6, init_stddev=0.3)
+        residual = HistoryEncoder(6, init_stddev=0.3, residual=True)
+        plain(x, mask)
+        residual(x, mask)
+        residual.set_weights(plain.get_weights())
+        np.testing.assert_allclose(to_numpy(residual(x, mask)), x + to_numpy(plain(x, mask)), atol=1e-5)
+        # The config round trip keeps the mode.
+        assert HistoryEncoder.from_config(residual.get_config()).residual
+
+    def test_residual_needs_inputs_of_the_hidden_width(self):
+        with pytest.raises(ValueError, match="hidden_dim=6"):
+            HistoryEncoder(6, residual=True)(np.zeros((1, 2, 5), np.float32), np.ones((1, 2), bool))
