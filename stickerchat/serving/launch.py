@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -54,7 +54,12 @@ def _health(port: int) -> Optional[dict]:
 
 @contextlib.contextmanager
 def serve_in_subprocess(
-    model_dir: str, *, rerank_depth: int = 100, log_path: Optional[str] = None, startup_seconds: float = 300
+    model_dir: str,
+    *,
+    rerank_depth: int = 100,
+    log_path: Optional[str] = None,
+    startup_seconds: float = 300,
+    extra_flags: Sequence[str] = (),
 ) -> Iterator[ServedProcess]:
     """Runs the service on `model_dir` for the duration of the block.
 
@@ -64,6 +69,8 @@ def serve_in_subprocess(
         log_path: Optional[str]. The service's stdout and stderr (default:
             `model_dir/serve.log`).
         startup_seconds: float. How long to wait for `/healthz`.
+        extra_flags: more command-line flags of the service
+            (`["--nouser_histories"]`).
 
     Raises:
         ServerStartError: the service exited, or did not answer in time.
@@ -72,7 +79,7 @@ def serve_in_subprocess(
     log_path = log_path or os.path.join(model_dir, "serve.log")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "stickerchat.serve", f"--model_dir={model_dir}", f"--port={port}", f"--rerank_depth={rerank_depth}"],
+            [sys.executable, "-m", "stickerchat.serve", f"--model_dir={model_dir}", f"--port={port}", f"--rerank_depth={rerank_depth}", *extra_flags],
             stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=ROOT),
         )
         try:

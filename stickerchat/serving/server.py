@@ -15,6 +15,29 @@ Endpoints:
   "mode": "recall+rerank" | "candidates", "rerank_depth": 100}`, best first.
   Ids are returned as strings.
 
+* `GET /` -> the web page (`static/index.html`, with `static/app.js` and
+  `static/style.css` under `GET /static/<name>`): type a dialog, pick a user,
+  see the top-k stickers update as you type (it calls the endpoints here).
+* `GET /sticker/<id>.png` -> the sticker's stored image (the catalogue's
+  packed `(S, S, 3)` array) as an S×S RGB PNG, with `Cache-Control` and an
+  `ETag` (a sha256 of the PNG; `If-None-Match` gets a 304). 400 for an id
+  that is not a string of digits, 404 for an id that is not a sticker of the
+  corpus.
+* `GET /users[?limit=N]` -> `{"users": [{"user_id": "313808630",
+  "history_size": 465}, ...], "total": 60, "history_len": 10}`: the corpus's
+  users, the largest histories first (default limit 1000, at most 100000);
+  `{"users": [], "total": 0, ...}` when the service was started with
+  `user_histories=False` (`--nouser_histories`).
+* `GET /users/<id>/history` -> `{"user_id": "...", "history_size": 465,
+  "history": [{"context": [...], "sticker_id": "..."}, ...]}`: the user's
+  last `history_len` sticker replies (the ones the model reads), oldest
+  first, in the shape of `/recommend`'s `history`, to be sent back as they
+  are (`stickerchat.serving.users`). 400 for a malformed id, 404 for a user
+  that is not in the corpus (or when histories are off).
+
+`/recommend` itself knows nothing of users: a client sends a history
+explicitly (what the page does after `GET /users/<id>/history`), or none.
+
 Bad requests get a 4xx with `{"error": "<one line>"}` and never stop the
 process: 413 for bodies over `max_body_bytes`, 400 for invalid JSON, wrong
 types, unknown fields, unknown sticker ids, an empty dialog, out-of-range
@@ -40,7 +63,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
+import hashlib
+import io
 import json
+import os
 from typing import Optional
 
 from stickerchat.serving.recommender import RecommenderError
@@ -53,6 +80,18 @@ MAX_CANDIDATES = 2000
 MAX_HISTORY = 100
 MAX_UTTERANCES = 100
 FIELDS = ("dialog", "history", "top_k", "candidates", "rerank_depth")
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+STATIC_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+DEFAULT_USERS_LIMIT = 1000
+MAX_USERS_LIMIT = 100_000
+STICKER_CACHE_SIZE = 4096  # rendered PNGs kept in memory
+STICKER_MAX_AGE = 86400  # seconds a browser may reuse a sticker image without asking
+# The page loads nothing but its own files, and runs no inline script.
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+}
 
 
 class BadRequest(ValueError):
@@ -123,14 +162,122 @@ def parse_request(body, default_depth: int) -> dict:
     return {"dialog": dialog, "user_history": history, "top_k": top_k, "rerank_depth": depth, "candidates": candidates}
 
 
-def create_app(cat, *, rerank_depth: int = 100, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
-    """The aiohttp application serving `cat` (a `CatalogueRecommender`)."""
+def read_static_files() -> dict:
+    """`{name: (bytes, content type)}` of the page's files (shipped as package data)."""
+    out = {}
+    for name, kind in STATIC_FILES.items():
+        path = os.path.join(STATIC_DIR, name)
+        try:
+            with open(path, "rb") as f:
+                out[name] = (f.read(), kind)
+        except OSError as e:
+            raise FileNotFoundError(f"{path}: the web page's file is missing from the installed package ({e.strerror})") from None
+    return out
+
+
+def sticker_png(image) -> bytes:
+    """A uint8 `(S, S, 3)` sticker array as PNG bytes."""
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "RGB").save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def create_app(
+    cat,
+    *,
+    rerank_depth: int = 100,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    user_histories: bool = True,
+):
+    """The aiohttp application serving `cat` (a `CatalogueRecommender`).
+
+    With `user_histories`, `GET /users` lists the corpus's users and
+    `GET /users/<id>/history` returns their recent sticker replies (their
+    dialogs' words included: turn it off to serve a corpus whose chats are
+    not to be shown to the service's clients).
+    """
     from aiohttp import web
+
+    from stickerchat.serving.users import UnknownUser, UserHistories, parse_user_id
+
+    static = read_static_files()
+    users = UserHistories.from_corpus(cat.rec.corpus) if user_histories else None
+    known_stickers = cat.rec.known_sticker_ids()
+    store = cat.rec.corpus.store
 
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="recommend")
 
     def error(status: int, message: str):
         return web.json_response({"error": message}, status=status)
+
+    def page_file(name: str):
+        body, kind = static[name]
+        return web.Response(body=body, content_type=kind, charset="utf-8", headers=PAGE_HEADERS)
+
+    async def index(request):
+        return page_file("index.html")
+
+    async def static_file(request):
+        name = request.match_info["name"]
+        if name not in static:
+            return error(404, f"no static file {name!r}; the page has {', '.join(sorted(static))}")
+        return page_file(name)
+
+    @functools.lru_cache(maxsize=STICKER_CACHE_SIZE)
+    def rendered(sticker_id: int):
+        png = sticker_png(store.image(sticker_id))
+        return png, '"' + hashlib.sha256(png).hexdigest()[:32] + '"'
+
+    async def sticker(request):
+        text = request.match_info["sticker_id"]
+        if not (text.isascii() and text.isdigit()) or len(text) > 20:
+            return error(400, f"sticker id {text!r} is not a string of digits")
+        sticker_id = int(text)
+        if sticker_id not in known_stickers:
+            return error(404, f"unknown sticker id {sticker_id}: not a sticker of the corpus")
+        png, etag = rendered(sticker_id)
+        headers = {"Cache-Control": f"public, max-age={STICKER_MAX_AGE}", "ETag": etag, "X-Content-Type-Options": "nosniff"}
+        if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=png, content_type="image/png", headers=headers)
+
+    async def list_users(request):
+        raw = request.query.get("limit", str(DEFAULT_USERS_LIMIT))
+        try:
+            limit = int(raw)
+        except ValueError:
+            return error(400, f"limit must be an integer, got {raw!r}")
+        if not 1 <= limit <= MAX_USERS_LIMIT:
+            return error(400, f"limit must be between 1 and {MAX_USERS_LIMIT}, got {limit}")
+        found = users.summary(limit) if users is not None else []
+        return web.json_response(
+            {
+                "users": [{"user_id": u, "history_size": n} for u, n in found],
+                "total": len(users) if users is not None else 0,
+                "history_len": cat.rec.history_len,
+            }
+        )
+
+    async def user_history(request):
+        text = request.match_info["user_id"]
+        try:
+            user_id = parse_user_id(text)
+        except ValueError as e:
+            return error(400, str(e))
+        if users is None:
+            return error(404, "this service has no user histories (started with --nouser_histories)")
+        try:
+            rows = users.rows(user_id)
+            history = users.history(user_id)
+        except UnknownUser as e:
+            return error(404, e.args[0])
+        return web.json_response(
+            {"user_id": str(user_id), "history_size": int(len(rows)), "history": history},
+            dumps=lambda v: json.dumps(v, ensure_ascii=False),
+        )
 
     async def healthz(request):
         return web.json_response(
@@ -183,6 +330,11 @@ def create_app(cat, *, rerank_depth: int = 100, max_body_bytes: int = DEFAULT_MA
     app = web.Application(client_max_size=max_body_bytes, middlewares=[guard])
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/recommend", recommend)
+    app.router.add_get("/", index)
+    app.router.add_get("/static/{name}", static_file)
+    app.router.add_get("/sticker/{sticker_id}.png", sticker)
+    app.router.add_get("/users", list_users)
+    app.router.add_get("/users/{user_id}/history", user_history)
 
     async def close_executor(app):
         executor.shutdown(wait=False)
@@ -198,8 +350,16 @@ def warm_up(cat, rerank_depth: int) -> None:
     cat.recommend(dialog, top_k=1, candidates=[int(i) for i in cat.sticker_ids[: cat.rec.num_candidates]])
 
 
-def serve(cat, host: str = "127.0.0.1", port: int = 8080, rerank_depth: int = 100, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, ready: Optional[callable] = None):
+def serve(
+    cat,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    rerank_depth: int = 100,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ready: Optional[callable] = None,
+    user_histories: bool = True,
+):
     from aiohttp import web
 
-    app = create_app(cat, rerank_depth=rerank_depth, max_body_bytes=max_body_bytes)
+    app = create_app(cat, rerank_depth=rerank_depth, max_body_bytes=max_body_bytes, user_histories=user_histories)
     web.run_app(app, host=host, port=port, print=ready or (lambda *a: None), handle_signals=True)
