@@ -9,7 +9,8 @@
   history), checked once for every caller.
 * `catalogue`: `CatalogueRecommender`, whole-catalogue recall + rerank, the
   recall towers in `recall` (trained by `recall_training`), the top-k indexes
-  in `index`, the HTTP service in `server` (`python -m stickerchat.serve`).
+  in `index`, the HTTP service in `server` (`python -m stickerchat.serve`)
+  with its web page in `static/` and the corpus's users for it in `users`.
 """
 
 
