@@ -337,13 +337,14 @@ def test_a_generated_export_converts_trains_and_serves(tmp_path):
         user = users["users"][0]
         status, history = _call(port, f"/users/{user['user_id']}/history")
         assert status == 200 and history["history_size"] == user["history_size"] and history["history"]
-        dialog = [telegram.tokenize("haha that was so funny!"), telegram.tokenize("lol")]
+        # Raw text, as a person types it: the service splits it by the converter's rule (conversion.json).
+        dialog = ["Haha that was SO funny!", "lol"]
         body = {"dialog": dialog, "history": history["history"], "top_k": 3}
         status, answer = _call(port, "/recommend", body)
         assert status == 200, answer
         assert answer["mode"] == "recall+rerank" and answer["rerank_depth"] == info.stickers
         items = [(h["context"], int(h["sticker_id"])) for h in history["history"]]
-        expected = cat.recommend(dialog, items, top_k=3, rerank_depth=100)
+        expected = cat.recommend([telegram.tokenize(text) for text in dialog], items, top_k=3, rerank_depth=100)
         assert [s["sticker_id"] for s in answer["stickers"]] == [str(r.sticker_id) for r in expected]
         for got, want in zip(answer["stickers"], expected):
             assert abs(got["score"] - want.score) < 1e-5 and got["emoji"] == want.emoji

@@ -32,6 +32,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import json
 import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -135,6 +136,11 @@ class Corpus:
         unknown: Dict[str, int]. Unknown words / emoji labels and totals
             (`words`, `unknown_words`, `unknown_emoji`,
             `duplicate_mapping_lines`).
+        tokenizer: Optional[str]. The rule the corpus's text was split by,
+            when the data directory names one (`conversion.json`'s
+            `tokenizer`, written by `stickerchat.data.telegram`; a key of
+            `TOKENIZERS`); `encode_context` applies it to raw text. None: the
+            text is already space-separated words (the released corpus).
     """
 
     data_dir: str
@@ -160,6 +166,7 @@ class Corpus:
     bad_stickers: Dict[Union[int, str], Tuple[str, str]]
     bad_sets: Dict[Union[int, str], str]
     unknown: Dict[str, int]
+    tokenizer: Optional[str] = None
 
     # --- Public API -----------------------------------------------------------------------------
     def num_examples(self, split: str) -> int:
@@ -183,12 +190,17 @@ class Corpus:
         """Encodes a dialog (oldest first) exactly like the corpus examples.
 
         Args:
-            utterances: Sequence[Optional[str]]. Space-separated texts; empty
-                or None ones are dropped.
+            utterances: Sequence[Optional[str]]. Texts; empty or None ones
+                are dropped. With a `tokenizer` (a converted chat export) each
+                text is split by it first, as the corpus's text was; otherwise
+                words are separated by spaces.
 
         Returns:
             np.ndarray int32 `(context_len, max_words)`.
         """
+        if self.tokenizer is not None:
+            split = TOKENIZERS[self.tokenizer]()
+            utterances = [split(text) for text in utterances]
         return self.vocab.encode_context(utterance_words(utterances), self.config.context_len, self.config.max_words)
 
     def sticker_image(self, sticker_id: int) -> np.ndarray:
@@ -215,6 +227,36 @@ class Corpus:
         return "; ".join(parts)
 
 
+def _telegram_tokenize():
+    from stickerchat.data import telegram  # Local: only corpora converted from a chat export need it.
+
+    return telegram.tokenize
+
+
+# The text rules a data directory can name (`conversion.json`'s `tokenizer`): name -> a function returning it.
+TOKENIZERS = {"stickerchat.data.telegram.tokenize": _telegram_tokenize}
+CONVERSION_FILE = "conversion.json"
+
+
+def read_tokenizer(data_dir: str) -> Optional[str]:
+    """The tokenizer `data_dir/conversion.json` names (None without the file or the field).
+
+    Raises:
+        DataError: the file is not JSON, or names a tokenizer not in `TOKENIZERS`.
+    """
+    path = os.path.join(data_dir, CONVERSION_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            name = json.load(f).get("tokenizer")
+    except (OSError, ValueError, AttributeError) as e:
+        raise DataError(f"{path}: cannot read the conversion record ({type(e).__name__}: {e})", "bad_conversion") from e
+    if name is not None and name not in TOKENIZERS:
+        raise DataError(f"{path}: unknown tokenizer {name!r}; known: {', '.join(TOKENIZERS)}", "bad_conversion")
+    return name
+
+
 def load_corpus(data_dir: str, data_config: DataConfig, *, verbose: bool = True) -> Corpus:
     """Reads and encodes a data directory in the released layout.
 
@@ -239,6 +281,7 @@ def load_corpus(data_dir: str, data_config: DataConfig, *, verbose: bool = True)
     data_dir = os.path.abspath(data_dir)
     if not os.path.isdir(data_dir):
         raise DataError(f"{data_dir}: data directory not found", "data_dir_missing")
+    tokenizer = read_tokenizer(data_dir)
     vocab = Vocab.from_file(os.path.join(data_dir, "vocab"))
     emoji_vocab = Vocab.from_file(os.path.join(data_dir, "emoji_vocab"))
     skip = config.skip_bad_examples
@@ -306,6 +349,7 @@ def load_corpus(data_dir: str, data_config: DataConfig, *, verbose: bool = True)
         bad_stickers=bad_stickers,
         bad_sets=bad_sets,
         unknown=unknown,
+        tokenizer=tokenizer,
     )
     if verbose:
         print(f"{corpus.summary()} (loaded in {time.time() - start:.1f} s)", flush=True)

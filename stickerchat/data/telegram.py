@@ -122,11 +122,11 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from stickerchat.data import telegram_media as media
+from stickerchat.data.corpus import CONVERSION_FILE  # the corpus loader reads its `tokenizer`
 from stickerchat.data.errors import DataError
 from stickerchat.data.release import MAPPING_FILE, SPLITS, is_decimal_id, split_file
 
 FORMAT = "stickerchat-telegram-1"
-CONVERSION_FILE = "conversion.json"
 COMPLETE_MARKER = "release_train.json"  # written last
 RESULT_FILE = "result.json"
 SET_SALT = "stickerchat-telegram-set:"

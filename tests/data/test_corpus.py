@@ -205,3 +205,26 @@ def test_accessors(tmp_path):
     assert corpus.num_examples("val") == 6
     with pytest.raises(ValueError):
         corpus.split("dev")
+
+
+def test_a_converted_corpus_splits_raw_text_by_its_recorded_tokenizer(tmp_path):
+    import json
+
+    from stickerchat.data.corpus import read_tokenizer
+
+    root = tiny.write_tiny_corpus(tmp_path / "d")
+    plain = _load(root, tmp_path)
+    assert plain.tokenizer is None
+    # The released corpus's text is space-separated words: "Hello!" is one (unknown) word.
+    assert plain.encode_context(["Hello!"])[-1][0] == plain.encode_context(["zzzunknown"])[-1][0]
+    with open(os.path.join(root, "conversion.json"), "w", encoding="utf-8") as f:
+        json.dump({"tokenizer": "stickerchat.data.telegram.tokenize"}, f)
+    converted = _load(root, tmp_path)
+    assert converted.tokenizer == "stickerchat.data.telegram.tokenize"
+    encoded = converted.encode_context(["Hello  WORLD!"])
+    np.testing.assert_array_equal(encoded, converted.encode_context(["hello world !"]))
+    assert converted.vocab.token_to_id["hello"] in encoded and converted.vocab.token_to_id["world"] in encoded
+    with open(os.path.join(root, "conversion.json"), "w", encoding="utf-8") as f:
+        json.dump({"tokenizer": "mymodule.split"}, f)
+    with pytest.raises(DataError, match="conversion.json: unknown tokenizer 'mymodule.split'"):
+        read_tokenizer(str(root))
