@@ -121,6 +121,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from stickerchat import specs
 from stickerchat.data import telegram_media as media
 from stickerchat.data.corpus import CONVERSION_FILE  # the corpus loader reads its `tokenizer`
 from stickerchat.data.errors import DataError
@@ -208,10 +209,14 @@ def tokenize(text: Optional[str]) -> str:
         return ""
     text = unicodedata.normalize("NFKC", text).casefold()
     tokens: List[str] = []
-    for k, piece in enumerate(_URL_RE.split(text)):
-        if k:
-            tokens.append(URL_TOKEN)
-        tokens.extend(_tokens(piece))
+    # `<unk>` stays a word (a history the service sends back holds it), so the rule is idempotent.
+    for j, part in enumerate(text.split(specs.UNK_TOKEN)):
+        if j:
+            tokens.append(specs.UNK_TOKEN)
+        for k, piece in enumerate(_URL_RE.split(part)):
+            if k:
+                tokens.append(URL_TOKEN)
+            tokens.extend(_tokens(piece))
     return " ".join(tokens)
 
 

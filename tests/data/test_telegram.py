@@ -202,7 +202,9 @@ def test_tokenize_is_one_idempotent_rule():
     assert telegram.tokenize("👍🏽 👨\u200d👩\u200d👧 ❤️") == "👍🏽 👨\u200d👩\u200d👧 ❤️"
     assert telegram.tokenize("ＦＵＬＬ width") == "full width"
     assert telegram.tokenize(None) == telegram.tokenize("") == ""
-    for text in ("Hello, World!! 😂 don't", "see https://t.me/x <url>", "नमस्ते दुनिया", "こんにちは世界 ok"):
+    # `<unk>`, as a history the service sends back holds it, stays one word.
+    assert telegram.tokenize("so <unk> Funny!<unk>") == "so <unk> funny ! <unk>"
+    for text in ("Hello, World!! 😂 don't", "see https://t.me/x <url>", "नमस्ते दुनिया", "こんにちは世界 ok", "a <unk> b"):
         once = telegram.tokenize(text)
         assert telegram.tokenize(once) == once
 
