@@ -16,7 +16,13 @@ truth's) and slots of another kind:
   1;
 * `entropy / log n`: how spread δ is (1: uniform);
 * `gate`: the mean fusion gate f_g of Eq. 31 on the ground truth (1: the
-  text only, 0: the memory only).
+  text only, 0: the memory only);
+* `query AUC` and `query centroid`: whether the memory query h of Eq. 22
+  (and so the keys of Eq. 17, pooled by the same encoder) tells dialogs of
+  one kind from another: the probability that two test dialogs of the same
+  kind have a higher cosine similarity than two of different kinds (0.5:
+  blind), and the accuracy of reading a dialog's kind from the nearest
+  kind mean of h.
 
 It also reports the gradient norms of the training loss, on one training
 batch, for W_δ, the key encoder (Eq. 19) and the value encoder (Eq. 20):
@@ -87,8 +93,30 @@ def read_weights(model_dir: str, batch_size: int) -> dict:
         "lift": float(np.mean(mass) / np.mean(uniform)),
         "entropy": float(np.mean(entropy)),
         "gate": float(np.mean(gates)),
+        **query_separation(model.matcher, corpus),
         **gradient_norms(model, config, corpus),
     }
+
+
+def query_separation(matcher, corpus, pairs: int = 20000) -> dict:
+    """How well the query h of Eq. 22 separates the test dialogs by the emoji of the sticker sent."""
+    from keras import ops
+
+    split = corpus.splits["test"]
+    contexts = corpus.contexts[split.index]
+    kinds = np.array([corpus.sticker_emoji[int(split.candidate_ids[i, split.label[i]])] for i in range(len(split))])
+    mask = ops.not_equal(contexts, specs.PAD_ID)
+    h = np.asarray(matcher.context_pooling(matcher.utterance_encoder(contexts, padding_mask=mask), mask), np.float64)
+    h /= np.maximum(np.linalg.norm(h, axis=-1, keepdims=True), 1e-12)
+    similarity = h @ h.T
+    different = kinds[:, None] != kinds[None, :]
+    same = ~different & ~np.eye(len(kinds), dtype=bool)
+    rng = np.random.default_rng(0)
+    auc = float(np.mean(rng.choice(similarity[same], pairs) > rng.choice(similarity[different], pairs)))
+    labels = np.unique(kinds)
+    means = np.stack([h[kinds == k].mean(0) for k in labels])
+    centroid = float(np.mean(labels[np.argmax(h @ means.T, axis=1)] == kinds))
+    return {"query_auc": auc, "query_centroid": centroid}
 
 
 def gradient_norms(model, config, corpus) -> dict:
@@ -127,15 +155,15 @@ def main(argv):
     rows = [read_weights(d, FLAGS.batch_size) for d in dirs]
     grad_names = sorted({k for r in rows for k in r if k.startswith("grad_")})
     lines = [
-        "| run | dialogs | same-kind mass | uniform share | lift | entropy / log n | gate | "
+        "| run | dialogs | same-kind mass | uniform share | lift | entropy / log n | gate | query AUC | query centroid | "
         + " | ".join(grad_names)
         + " |",
-        "|" + "---|" * (7 + len(grad_names)),
+        "|" + "---|" * (9 + len(grad_names)),
     ]
     for r in rows:
         lines.append(
             f"| {r['model_dir']} | {r['dialogs']} | {r['same_kind_mass']:.3f} | {r['uniform_share']:.3f} | "
-            f"{r['lift']:.2f} | {r['entropy']:.3f} | {r['gate']:.3f} | "
+            f"{r['lift']:.2f} | {r['entropy']:.3f} | {r['gate']:.3f} | {r['query_auc']:.3f} | {r['query_centroid']:.3f} | "
             + " | ".join(f"{r.get(k, float('nan')):.2e}" for k in grad_names)
             + " |"
         )

@@ -103,6 +103,8 @@ UTTERANCE_ATTENTION = "utterance_attention"  # tau_u: (batch, cands, context_len
 STICKER_ATTENTION = "sticker_attention"  # tau_s: (batch, cands, context_len, p, p)
 MEMORY_WEIGHTS = "memory_weights"  # delta: (batch, history_len)
 FUSION_GATE = "fusion_gate"  # f_g: (batch, cands, 1)
+CONTEXT_EMOJI_LOGITS = "context_emoji_logits"  # the memory query's emoji head (ModelConfig.context_classify): (batch, num_emoji)
+MEMORY_SCORES = "memory_scores"  # the memory's own scores σ(FC_m(r_c)), trained by the memory loss: (batch, cands)
 
 INPUT_NAMES = (CONTEXT, CANDIDATE_IMAGES, HISTORY_CONTEXT, HISTORY_IMAGES, HISTORY_MASK)
 TARGET_NAMES = (LABEL, CANDIDATE_EMOJI)

@@ -77,6 +77,15 @@ def test_every_experiment_script(tmp_path):
     (gain,) = json.load(open(os.path.join(out, "history_gain.json")))
     assert gain["model_dir"].endswith("pesrs-seed0") and 0 < gain["MAP_without_history"] <= 1
     assert gain["MAP"] == pytest.approx(json.load(open(os.path.join(out, "pesrs-seed0", "metrics.json")))["MAP"], abs=1e-4)
+    # Where the memory reads: δ on the slots of the same kind, the gate, the query's separation, the gradients.
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.memory_addressing", f"--out_dir={out}", os.path.join(out, "pesrs-seed0")],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (addressing,) = json.load(open(os.path.join(out, "memory_addressing.json")))
+    assert addressing["dialogs"] > 0 and 0 < addressing["same_kind_mass"] <= 1 and 0 < addressing["uniform_share"] < 1
+    assert 0 <= addressing["gate"] <= 1 and 0 <= addressing["query_auc"] <= 1 and addressing["grad_read_kernel"] > 0
     run("experiments.classification", out)
     cls = json.load(open(os.path.join(out, "classification.json")))
     assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))

@@ -43,6 +43,19 @@ class GatedFusion(keras.layers.Layer):
     learns without it, and `candidate` scored as well or better (README),
     so PESRS's default stays `preference='candidate'`.
 
+    **Option (`memory_score=True`, on when `ModelConfig.memory_loss > 0`, PESRS's
+    default).** The layer also scores each candidate by the memory alone,
+    `y_m = σ(FC_m(r_c))` (FC_m a `Dense(1)`), which the training objective
+    ranks with its own hinge term (`RankingTask(memory_weight=...)`); Eq. 32's
+    y is unchanged and is what the model ranks by. Why: when the read
+    starts as the mean of the history (W_δ at zero) and the user's choice
+    depends on the dialog, that mean says nothing, the gate of Eq. 31 learns
+    to shut the memory (mean f_g 0.94 on the per-emotion demo corpus), and
+    the gradient that reaches W_δ of Eq. 23 is scaled by `1 − f_g`: the
+    addressing never learns (measured: δ on the same-emotion slots no more
+    than uniform). y_m's hinge reaches the memory without the gate, as the
+    emoji loss L_s reaches the sticker encoder without the ranking head.
+
     Both fully-connected layers, the gate and the score run in float32
     under mixed precision.
 
@@ -52,6 +65,10 @@ class GatedFusion(keras.layers.Layer):
             to False (the literal layer; `PESRS` turns it on by default).
         direct: bool. Add `FC'(r_c)` to the logit, outside the gate (see
             above); needs `candidate_aware`. Defaults to False.
+        memory_score: bool. Also return the memory's own scores y_m (see
+            above); needs `candidate_aware`. With `direct` the term outside
+            the gate is FC_m(r_c) itself: the memory's own logit is added
+            to Eq. 32's. Defaults to False.
 
     Call args:
         interaction: tensor `(batch, cands, dim)`: g_Tu.
@@ -63,19 +80,23 @@ class GatedFusion(keras.layers.Layer):
 
     Returns:
         tuple `(y, f_g)`: float32 `(batch, cands)` and float32
-        `(batch, cands, 1)`.
+        `(batch, cands, 1)`; with `memory_score`, `(y, f_g, y_m)`, y_m float32
+        `(batch, cands)`.
 
     References:
         Eq. 31–32 (§5.6.4) of the PESRS paper.
     """
 
-    def __init__(self, init_stddev=0.02, candidate_aware=False, direct=False, **kwargs):
+    def __init__(self, init_stddev=0.02, candidate_aware=False, direct=False, memory_score=False, **kwargs):
         super().__init__(**kwargs)
         if direct and not candidate_aware:
             raise ValueError("GatedFusion(direct=True) needs candidate_aware=True (the literal r is one for every candidate)")
+        if memory_score and not candidate_aware:
+            raise ValueError("GatedFusion(memory_score=True) needs candidate_aware=True (the literal r cannot rank)")
         self.init_stddev = float(init_stddev)
         self.candidate_aware = bool(candidate_aware)
         self.direct = bool(direct)
+        self.memory_score = bool(memory_score)
 
     def build(self, interaction_shape, preference_shape=None, candidate_vector_shape=None):
         d = interaction_shape[-1]
@@ -89,9 +110,12 @@ class GatedFusion(keras.layers.Layer):
                 name="candidate_projection",
             )
             self.candidate_projection.build((None, None, candidate_vector_shape[-1] if candidate_vector_shape else d))
-        if self.direct:
+        if self.direct and not self.memory_score:
             self.direct_dense = keras.layers.Dense(1, kernel_initializer="zeros", dtype="float32", name="direct")
             self.direct_dense.build((None, None, d))
+        if self.memory_score:
+            self.memory_dense = score_dense(self, "memory_score")
+            self.memory_dense.build((None, None, d))
         self.built = True
 
     def call(self, interaction, preference, candidate_vector=None, logit_term=None):
@@ -103,24 +127,34 @@ class GatedFusion(keras.layers.Layer):
             r = r * self.candidate_projection(ops.cast(candidate_vector, "float32"))  # r_c = r ⊙ FC(O_flat_c)
         gate = ops.sigmoid(self.gate_dense(ops.concatenate([r, g], axis=-1)))  # Eq. 31
         fused = gate * g + (1.0 - gate) * r
-        logit = self.score_dense(fused)
+        logit = ops.squeeze(self.score_dense(fused), -1)
+        memory_logit = ops.squeeze(self.memory_dense(r), -1) if self.memory_score else None  # FC_m(r_c)
         if self.direct:
-            logit = logit + self.direct_dense(r)  # FC'(r_c), outside the gate
-        logit = ops.squeeze(logit, -1)
+            # FC'(r_c) outside the gate; with `memory_score` FC' is FC_m, the memory's own score.
+            logit = logit + (memory_logit if self.memory_score else ops.squeeze(self.direct_dense(r), -1))
         if logit_term is not None:
             logit = logit + ops.cast(logit_term, "float32")
+        if self.memory_score:
+            return ops.sigmoid(logit), gate, ops.sigmoid(memory_logit)
         return ops.sigmoid(logit), gate  # Eq. 32
 
     def compute_output_shape(
         self, interaction_shape, preference_shape=None, candidate_vector_shape=None, logit_term_shape=None
     ):
-        return tuple(interaction_shape[:2]), tuple(interaction_shape[:2]) + (1,)
+        shapes = (tuple(interaction_shape[:2]), tuple(interaction_shape[:2]) + (1,))
+        return shapes + (tuple(interaction_shape[:2]),) if self.memory_score else shapes
 
     def compute_output_spec(self, interaction, preference, candidate_vector=None, logit_term=None):
-        score, gate = self.compute_output_shape(interaction.shape)
-        return keras.KerasTensor(score, dtype="float32"), keras.KerasTensor(gate, dtype="float32")
+        return tuple(keras.KerasTensor(shape, dtype="float32") for shape in self.compute_output_shape(interaction.shape))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"init_stddev": self.init_stddev, "candidate_aware": self.candidate_aware, "direct": self.direct})
+        config.update(
+            {
+                "init_stddev": self.init_stddev,
+                "candidate_aware": self.candidate_aware,
+                "direct": self.direct,
+                "memory_score": self.memory_score,
+            }
+        )
         return config

@@ -63,15 +63,45 @@ def emoji_classification_loss(logits, emoji_ids):
     return ops.sum(per_sticker * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
-def model_loss(outputs, targets, config_train_margin=0.1, use_classify=True, classify_weight=1.0):
-    """The whole objective: `hinge + classify_weight * L_s`.
+def context_emoji_loss(logits, label, candidate_emoji):
+    """Cross-entropy of the dialog's emoji head against the emoji of the sticker the user sent.
+
+    The auxiliary task of `ModelConfig.context_classify` (not in the paper):
+    the memory query h of Eq. 22 (and, through the shared encoder and pooling,
+    the keys of Eq. 17) learns to predict the emoji of the response.
 
     Args:
-        outputs: dict with `specs.SCORES` and `specs.EMOJI_LOGITS`.
+        logits: tensor `(batch, num_emoji)`.
+        label: int tensor `(batch,)`: the ground truth's candidate slot.
+        candidate_emoji: int tensor `(batch, candidates)`; `specs.PAD_ID`
+            (no label) is left out.
+
+    Returns:
+        float32 scalar: the mean over the labelled dialogs (0 if none).
+    """
+    label = ops.cast(label, "int32")
+    candidate_emoji = ops.cast(candidate_emoji, "int32")
+    positive = ops.take_along_axis(candidate_emoji, ops.expand_dims(label, -1), axis=-1)  # (batch, 1)
+    return emoji_classification_loss(ops.expand_dims(logits, 1), positive)
+
+
+def model_loss(
+    outputs, targets, config_train_margin=0.1, use_classify=True, classify_weight=1.0, memory_weight=0.0, context_weight=0.0
+):
+    """The whole objective: `hinge + classify_weight * L_s` (+ the optional auxiliary terms).
+
+    Args:
+        outputs: dict with `specs.SCORES` and `specs.EMOJI_LOGITS` (and
+            `specs.MEMORY_SCORES` / `specs.CONTEXT_EMOJI_LOGITS` when the
+            model has those heads).
         targets: dict with `specs.LABEL` and `specs.CANDIDATE_EMOJI`.
         config_train_margin: float. `TrainConfig.margin` (Eq. 33).
         use_classify: bool. Include L_s ("w/o Classify" when False).
         classify_weight: float. Weight of L_s.
+        memory_weight: float. Weight of the hinge on the memory's own
+            scores (`ModelConfig.memory_loss`), when the outputs have them.
+        context_weight: float. Weight of `context_emoji_loss`
+            (`ModelConfig.context_classify`), when the outputs have its logits.
 
     Returns:
         tuple `(total, hinge, emoji)` of float32 scalars (`emoji` is 0 when
@@ -82,4 +112,10 @@ def model_loss(outputs, targets, config_train_margin=0.1, use_classify=True, cla
         emoji = emoji_classification_loss(outputs[specs.EMOJI_LOGITS], targets[specs.CANDIDATE_EMOJI])
     else:
         emoji = ops.zeros((), dtype="float32")
-    return hinge + classify_weight * emoji, hinge, emoji
+    total = hinge + classify_weight * emoji
+    if memory_weight and specs.MEMORY_SCORES in outputs:
+        total = total + memory_weight * hinge_ranking_loss(outputs[specs.MEMORY_SCORES], targets[specs.LABEL], config_train_margin)
+    if context_weight and specs.CONTEXT_EMOJI_LOGITS in outputs:
+        context = context_emoji_loss(outputs[specs.CONTEXT_EMOJI_LOGITS], targets[specs.LABEL], targets[specs.CANDIDATE_EMOJI])
+        total = total + context_weight * context
+    return total, hinge, emoji

@@ -34,6 +34,7 @@ from stickerchat.layers import (
     UtteranceEncoder,
     sticker_map_size,
 )
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.preference_memory import MEMORY_TYPES
 from stickerchat.models.ranker import (
     CANDIDATE_STICKER_MAP,
@@ -107,8 +108,14 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             dropout, init_stddev, memory, interaction_normalize, use_din,
             use_fusion_rnn, fusion_rnn_type, use_memory, use_time_aware_rnn,
             preference, fusion_dropout, relation_init, text_product,
-            lexical_match, memory_read_init, history_encoding: see
-            `stickerchat.config.ModelConfig`. `use_memory` is the
+            lexical_match, memory_read_init, history_encoding, memory_loss,
+            context_classify: see `stickerchat.config.ModelConfig`; with
+            `memory_loss > 0` (and a candidate-aware preference) the outputs
+            also hold `memory_scores`, the memory's own scores, and with
+            `context_classify > 0` (and key addressing) `context_emoji_logits`
+            `(batch, context_emoji)`, the query's emoji head.
+        context_emoji: int. Emoji vocabulary size of that head (PESRS passes
+            its `num_emoji`). `use_memory` is the
             matcher's `reads_history`.
         return_attention: bool. Also output the attentions.
 
@@ -144,6 +151,9 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         lexical_match=False,
         memory_read_init="default",
         history_encoding="rnn",
+        memory_loss=0.0,
+        context_classify=0.0,
+        context_emoji=0,
         return_attention=False,
         dtype=None,
         **kwargs,
@@ -230,6 +240,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                 init_stddev=init_stddev,
                 candidate_aware=preference in ("direct", "candidate"),
                 direct=preference == "direct",
+                memory_score=memory_loss > 0 and preference != "literal",
                 dtype=dtype,
                 name="gated_fusion",
             )
@@ -238,6 +249,13 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         self.lexical_match = (
             LexicalMatch(vocab_size, hidden_dim, dtype=dtype, name="lexical_match") if lexical_match else None
         )
+        self.context_classifier = None
+        if use_keys and context_classify > 0:
+            if context_emoji < 1:
+                raise ValueError("context_classify > 0 needs context_emoji, the emoji vocabulary size")
+            self.context_classifier = keras.layers.Dense(
+                context_emoji, kernel_initializer=truncated_normal(init_stddev), dtype="float32", name="context_classifier"
+            )
 
         # === Functional Model ===
         inputs = matcher_input_layers(context_len, max_words, history_len, map_size, d)
@@ -271,10 +289,13 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                     keys = self.history_key_encoder(keys, history_mask)  # Eq. 19
                 values = self.history_value_encoder(values, history_mask)  # Eq. 20
             query = self.context_pooling(utterances, word_mask)  # Eq. 21–22
+            if self.context_classifier is not None:  # the query's emoji head (`context_classify`)
+                outputs[specs.CONTEXT_EMOJI_LOGITS] = self.context_classifier(ops.cast(query, "float32"))
             read, delta = self.preference_memory(query, values, history_mask, keys=keys)  # Eq. 23–24
-            scores, gate = self.gated_fusion(
-                g_tu, read, inputs[CANDIDATE_STICKER_VECTOR], logit_term=lexical
-            )  # Eq. 31–32
+            fused = self.gated_fusion(g_tu, read, inputs[CANDIDATE_STICKER_VECTOR], logit_term=lexical)  # Eq. 31–32
+            scores, gate = fused[:2]
+            if self.gated_fusion.memory_score:
+                outputs[specs.MEMORY_SCORES] = fused[2]  # the memory's own scores, for the memory loss
         else:
             scores = self.score_head(g_tu, logit_term=lexical)  # Eq. 32 without memory (SRS)
         outputs[specs.SCORES] = scores
@@ -339,6 +360,7 @@ class PESRS(StickerRanker):
         # The ranker's own arguments (with its defaults); the rest are the matcher's.
         ranker_args = {key: model_args.pop(key, default) for key, default in _RANKER_DEFAULTS.items()}
         matcher = StickerMatcher(
+            context_emoji=num_emoji if model_args.get("context_classify", 0) > 0 else 0,
             context_len=context_len,
             max_words=max_words,
             history_len=history_len,

@@ -187,6 +187,8 @@ def make_task(config: config_lib.Config, total_steps: int) -> RankingTask:
         use_classify=use_classify,
         classify_weight=config.train.classify_weight,
         classify_warmup_steps=config.train.classify_warmup_steps,
+        memory_weight=config.model.memory_loss,
+        context_classify_weight=config.model.context_classify,
     )
     task.compile(optimizer=make_optimizer(config, total_steps), jit_compile=bool(config.train.jit_compile))
     return task

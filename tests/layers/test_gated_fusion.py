@@ -101,3 +101,28 @@ class TestGatedFusion(TestCase):
     def test_direct_needs_the_candidate_read(self):
         with pytest.raises(ValueError, match="candidate_aware"):
             GatedFusion(direct=True)
+
+
+def test_memory_score_ranks_by_the_read_alone():
+    """y_m = σ(FC_m(r_c)): the memory's own score; Eq. 32's y is unchanged by the option."""
+    x = _inputs(4)
+    candidates = np.random.default_rng(5).normal(size=(2, 3, 4)).astype(np.float32)
+    plain = GatedFusion(init_stddev=0.5, candidate_aware=True)
+    with_memory = GatedFusion(init_stddev=0.5, candidate_aware=True, memory_score=True)
+    score, gate = (to_numpy(o) for o in plain(**x, candidate_vector=candidates))
+    with_memory(**x, candidate_vector=candidates)
+    for name in ("gate_dense", "score_dense", "candidate_projection"):
+        getattr(with_memory, name).set_weights(getattr(plain, name).get_weights())
+    score_m, gate_m, memory = (to_numpy(o) for o in with_memory(**x, candidate_vector=candidates))
+    np.testing.assert_allclose(score_m, score, atol=1e-6)
+    np.testing.assert_allclose(gate_m, gate, atol=1e-6)
+    (wc,) = (to_numpy(v) for v in with_memory.candidate_projection.weights)
+    wm, bm = (to_numpy(v) for v in with_memory.memory_dense.weights)
+    r_c = x["preference"][:, None, :] * (candidates @ wc)
+    np.testing.assert_allclose(memory, 1 / (1 + np.exp(-((r_c @ wm)[..., 0] + bm[0]))), atol=1e-6)
+    # The text interaction does not reach it.
+    x2 = dict(x, interaction=x["interaction"] + 1.0)
+    np.testing.assert_allclose(to_numpy(with_memory(**x2, candidate_vector=candidates)[2]), memory, atol=1e-6)
+    assert GatedFusion.from_config(with_memory.get_config()).memory_score
+    with pytest.raises(ValueError, match="candidate_aware"):
+        GatedFusion(memory_score=True)

@@ -46,6 +46,7 @@ class TestPESRS(TestCase):
             specs.STICKER_ATTENTION: (3, d.num_candidates, d.context_len, p, p),
             specs.MEMORY_WEIGHTS: (3, d.history_len),
             specs.FUSION_GATE: (3, d.num_candidates, 1),
+            specs.CONTEXT_EMOJI_LOGITS: (3, m.num_emoji),  # the query's emoji head (`context_classify`, on by default)
         }
         assert {k: tuple(v.shape) for k, v in out.items()} == want
         for v in out.values():
@@ -54,8 +55,30 @@ class TestPESRS(TestCase):
         scores = to_numpy(out[specs.SCORES])
         assert np.all((scores > 0) & (scores < 1))
         assert np.ptp(scores, axis=1).min() > 1e-4  # candidates are told apart
-        plain = build_model("pesrs", config)
+        plain = build_model("pesrs", config.replace(memory_loss=0.0, context_classify=0.0))
         assert set(plain(_batch(config)).keys()) == {specs.SCORES, specs.EMOJI_LOGITS}
+
+    def test_auxiliary_heads(self):
+        """memory_loss adds the memory's own scores, context_classify the query's emoji logits; neither changes the rest."""
+        config = _config(memory_loss=1.0, context_classify=1.0)
+        model = build_model("pesrs", config)
+        batch = _batch(config, min_history=2)
+        out = model(batch)
+        d, m = config.data, config.model
+        assert tuple(out[specs.MEMORY_SCORES].shape) == (3, d.num_candidates)
+        assert tuple(out[specs.CONTEXT_EMOJI_LOGITS].shape) == (3, m.num_emoji)
+        memory = to_numpy(out[specs.MEMORY_SCORES])
+        assert np.all((memory > 0) & (memory < 1)) and np.ptp(memory, axis=1).min() > 1e-5
+        # The memory's scores read the history only through the memory: another history changes them.
+        other = dict(batch)
+        other[specs.HISTORY_IMAGES] = 255 - batch[specs.HISTORY_IMAGES]
+        assert not np.allclose(memory, to_numpy(model(other)[specs.MEMORY_SCORES]))
+        # The query's head reads the dialog, not the history.
+        self.assertAllClose(out[specs.CONTEXT_EMOJI_LOGITS], model(other)[specs.CONTEXT_EMOJI_LOGITS], atol=1e-6)
+        # Without key addressing there is no query head; the literal memory has no memory scores.
+        assert specs.CONTEXT_EMOJI_LOGITS not in build_model("average_mem", config)(batch)
+        assert specs.MEMORY_SCORES not in build_model("pesrs", config.replace(preference="literal"))(batch)
+        assert set(build_model("srs", config)(batch)) == {specs.SCORES, specs.EMOJI_LOGITS}
 
     @pytest.mark.parametrize("name", ["pesrs", "srs", "weighted_mem"])
     def test_padding_does_not_change_scores(self, name):
@@ -92,12 +115,21 @@ class TestPESRS(TestCase):
     def test_every_weight_gets_a_gradient(self, name):
         # W_δ starts at zero by default (`memory_read_init`), which leaves the
         # key encoder without a gradient at step 0 only; wiring is checked with it non-zero.
-        config = _config(memory_read_init="default")
+        # The auxiliary heads are on so that their weights are checked too.
+        config = _config(memory_read_init="default", memory_loss=1.0, context_classify=1.0)
         model = build_model(name, config)
         batch = _batch(config, seed=6, min_history=2)
         targets = random_targets(config.data, config.model.num_emoji)
         with tf.GradientTape() as tape:
-            total, _, _ = losses.model_loss(model(batch, training=True), targets, 0.1, True, 1.0)
+            total, _, _ = losses.model_loss(
+                model(batch, training=True),
+                targets,
+                0.1,
+                True,
+                1.0,
+                memory_weight=config.model.memory_loss,
+                context_weight=config.model.context_classify,
+            )
         grads = tape.gradient(total, model.trainable_variables)
         missing = [
             v.path for v, g in zip(model.trainable_variables, grads) if g is None or not np.any(to_numpy(g) != 0)
