@@ -7,7 +7,8 @@
 MostSelected has no trainable weights: its run trains nothing (a zero-step
 run) and is evaluated like the others. "PESRS (memory as printed)" is PESRS
 with the memory of Eq. 19–24 and 31–32 as printed (`--preference=literal
---history_encoding=rnn --memory_read_init=default --memory_loss=0`), the
+--history_encoding=rnn --memory_read_init=default --memory_loss=0
+--context_classify=0`), the
 other defaults kept: what the memory's deviations add.
 """
 
@@ -24,7 +25,13 @@ METHODS = (
     (
         "PESRS (memory as printed)",
         "pesrs",
-        {"preference": "literal", "history_encoding": "rnn", "memory_read_init": "default", "memory_loss": 0.0},
+        {
+            "preference": "literal",
+            "history_encoding": "rnn",
+            "memory_read_init": "default",
+            "memory_loss": 0.0,
+            "context_classify": 0.0,
+        },
         "pesrs_memory_as_printed",
     ),
 )
