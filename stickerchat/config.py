@@ -341,12 +341,28 @@ class Config:
         return new
 
 
+# Fields added after runs were written with their section, and what a run written
+# before them was trained with: a `config.json` without the field reads as that, not
+# as today's default, so an old run is rebuilt (and resumed) as it was trained.
+ABSENT_MEANS = {
+    "model": {
+        "lexical_match": False,
+        "memory_read_init": "default",
+        "history_encoding": "rnn",
+        "memory_loss": 0.0,
+        "context_classify": 0.0,
+    },
+}
+
+
 def _section(cls, values: dict, name: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"Unknown fields in config section '{name}': {sorted(unknown)}")
-    return cls(**values)
+    # An empty section is not a written one: it takes today's defaults.
+    absent = {key: value for key, value in ABSENT_MEANS.get(name, {}).items() if values and key not in values}
+    return cls(**{**absent, **values})
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
