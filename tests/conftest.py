@@ -52,3 +52,28 @@ def tiny_model_dir(tmp_path_factory):
     config = config.replace(**{"train.attention_images": 0})
     trainer.train(config, model_dir, verbose=0)
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_service(tiny_model_dir, tmp_path_factory):
+    """The service on a copy of `tiny_model_dir` (rerank depth 30), shared by a session: `tests.e2e.Service`.
+
+    `port` and `process` of `python -m stickerchat.serve`, and `cat`, the
+    in-process `CatalogueRecommender` of the same directory (warmed up at
+    depths 30 and 60). Used by test_serve.py and test_web_page.py.
+    """
+    from tests import e2e
+
+    with e2e.tiny_service(tiny_model_dir, str(tmp_path_factory.mktemp("service") / "run"), warm_depths=(60,)) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def telegram_run(tmp_path_factory):
+    """A generated Telegram export converted and trained on by the commands, shared by a session: `tests.e2e.TelegramRun`.
+
+    Used by the end-to-end tests of the converter and of the service; read-only.
+    """
+    from tests import e2e
+
+    return e2e.telegram_run(tmp_path_factory.mktemp("telegram_run"))

@@ -9,9 +9,8 @@ import urllib.request
 import pytest
 
 from stickerchat.serving.catalogue import CatalogueRecommender
-from stickerchat.serving.launch import serve_in_subprocess
+from tests.e2e import RECALL_OPTIONS, serving
 
-RECALL_OPTIONS = {"max_examples": 256, "teacher_examples": 64, "epochs": 2, "embed_dim": 16, "hidden_dim": 32}
 DIALOG = ["hello there", "how are you today ?"]
 
 
@@ -28,12 +27,9 @@ def _call(port, path, body=None, method=None, raw=None, timeout=120):
 
 
 @pytest.fixture(scope="module")
-def served(tiny_model_dir, tmp_path_factory):
-    model_dir = str(tmp_path_factory.mktemp("serve") / "run")
-    shutil.copytree(tiny_model_dir, model_dir)
-    cat = CatalogueRecommender.from_model_dir(model_dir, recall_options=RECALL_OPTIONS, verbose=False)
-    with serve_in_subprocess(model_dir, rerank_depth=30) as server:
-        yield server.port, cat, server.process
+def served(tiny_service):
+    """The session's service on a copy of the tiny model (rerank depth 30; conftest.py), shared with test_web_page.py."""
+    return tiny_service.port, tiny_service.cat, tiny_service.process
 
 
 def test_healthz(served):
@@ -297,36 +293,30 @@ def test_the_page_ships_with_the_package(tmp_path):
 
 # ---------------------------------------------------------------------------------- your own chats, end to end
 @pytest.mark.slow
-def test_a_generated_export_converts_trains_and_serves(tmp_path):
-    """A generated Telegram export -> `stickerchat.data.telegram` -> `stickerchat.train` (test preset) -> the service and its page."""
+def test_a_generated_export_converts_trains_and_serves(telegram_run, tmp_path):
+    """A generated Telegram export -> `stickerchat.data.telegram` -> `stickerchat.train` (test preset) -> the service and its page.
+
+    The export, its conversion and the training are the session's `telegram_run` (conftest.py), which
+    test_telegram.py's end-to-end test checks too; the model directory is copied before the recall stage is added.
+    """
     import io
     import os
-    import subprocess
-    import sys
 
     import numpy as np
     from PIL import Image
 
     from stickerchat.data import telegram
-    from tests.data import telegram_export
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    info = telegram_export.write_export(tmp_path / "export")
-    corpus_dir = tmp_path / "corpus"
-    telegram.convert([info.path], str(corpus_dir), telegram.ConvertOptions(npy_size=32, verbose=False))
+    info, corpus_dir = telegram_run.info, telegram_run.corpus_dir
+    for proc in (telegram_run.convert, telegram_run.train):
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     model_dir = tmp_path / "run"
-    train = [
-        sys.executable, "-m", "stickerchat.train", "--model=pesrs", f"--data_dir={corpus_dir}", f"--model_dir={model_dir}",
-        "--negatives=catalogue", "--preset=test", "--batch_size=8", "--train_steps=8", "--eval_every=8", "--eval_batches=1",
-        "--image_size=32", f"--cache_dir={tmp_path / 'cache'}",
-    ]
-    proc = subprocess.run(train, cwd=root, capture_output=True, text=True, timeout=900, env=dict(os.environ, PYTHONPATH=root))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    shutil.copytree(telegram_run.model_dir, model_dir)
 
     cat = CatalogueRecommender.from_model_dir(str(model_dir), recall_options=RECALL_OPTIONS, verbose=False)
     corpus = cat.rec.corpus
     assert corpus.data_dir == str(corpus_dir) and len(cat) == info.stickers
-    with serve_in_subprocess(str(model_dir), rerank_depth=100) as server:  # the default depth: more than the catalogue
+    with serving(str(model_dir), cat, rerank_depth=100) as server:  # the default depth: more than the catalogue
         port = server.port
         assert server.health["num_stickers"] == info.stickers
         status, headers, page = _raw(port, "/")

@@ -50,12 +50,8 @@ if CHROMIUM is None or CHROMEDRIVER is None:
         allow_module_level=True,
     )
 
-from stickerchat.serving.catalogue import CatalogueRecommender  # noqa: E402
-from stickerchat.serving.launch import serve_in_subprocess  # noqa: E402
-
 pytestmark = pytest.mark.slow
 
-RECALL_OPTIONS = {"max_examples": 256, "teacher_examples": 64, "epochs": 2, "embed_dim": 16, "hidden_dim": 32}
 WAIT_SECONDS = 60
 MESSAGES = ["hello there", "<b>how</b> are you & <img src=x onerror=alert(1)> today ?"]
 DRAFT = "good morning"  # typed, not sent: the page recommends for the draft too
@@ -73,16 +69,14 @@ def _post(port, path, body):
 
 
 @pytest.fixture(scope="module")
-def web(tiny_model_dir, tmp_path_factory):
-    model_dir = str(tmp_path_factory.mktemp("web") / "run")
-    shutil.copytree(tiny_model_dir, model_dir)
-    CatalogueRecommender.from_model_dir(model_dir, recall_options=RECALL_OPTIONS, verbose=False)  # the recall stage, small
-    with serve_in_subprocess(model_dir, rerank_depth=30) as server:
-        yield server.port
+def web(tiny_service):
+    """The port of the session's service on a copy of the tiny model, its recall stage small (conftest.py; test_serve.py uses it too)."""
+    return tiny_service.port
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium session for the module's tests."""
     options = Options()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,720", "--no-proxy-server", "--disable-extensions", "--no-first-run"):
@@ -97,6 +91,14 @@ def browser():
         driver.quit()
 
 
+@pytest.fixture
+def browser(chromium):
+    """The module's Chromium on a blank page, its console log emptied: each test loads the page afresh and reads only its own log."""
+    chromium.get("about:blank")
+    chromium.get_log("browser")
+    return chromium
+
+
 def _shown_request(driver, expected, timeout=WAIT_SECONDS):
     """Waits until the page shows the answer to `expected` (a /recommend body); returns it as the page recorded it."""
 
@@ -108,7 +110,7 @@ def _shown_request(driver, expected, timeout=WAIT_SECONDS):
         return json.loads(raw) if raw and json.loads(raw) == expected else False
 
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(done)
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(done)
     except TimeoutException:
         results = driver.find_element(By.ID, "results")
         raise AssertionError(
@@ -140,7 +142,7 @@ def _wait_images_loaded(driver, selector):
         )
         return sizes if sizes and all(s >= 0 for s in sizes) else False
 
-    sizes = WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2).until(loaded)
+    sizes = WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(loaded)
     assert all(s > 0 for s in sizes), f"{selector}: images that did not load: {sizes}"
     return sizes
 
@@ -156,9 +158,9 @@ def test_the_page_shows_the_services_answer(web, browser, tmp_path):
     driver.get(f"http://127.0.0.1:{port}/")
     assert driver.title == "stickerchat"
     # The user list arrives, ids as strings.
-    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#user option")) == 1 + len(users["users"]))
+    WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#user option")) == 1 + len(users["users"]))
     Select(driver.find_element(By.ID, "user")).select_by_value(user["user_id"])
-    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history-items li")) == len(history))
+    WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history-items li")) == len(history))
 
     draft = driver.find_element(By.ID, "draft")
     for message in MESSAGES:
@@ -200,7 +202,7 @@ def test_the_page_shows_the_services_answer(web, browser, tmp_path):
 
     # Clearing the dialog clears the answer.
     driver.find_element(By.ID, "clear").click()
-    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_element(By.ID, "results").get_attribute("data-state") == "idle")
+    WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(lambda d: d.find_element(By.ID, "results").get_attribute("data-state") == "idle")
     assert driver.find_elements(By.CSS_SELECTOR, "#stickers li") == []
 
     # No script errors and no blocked resources (the page's Content-Security-Policy included).
@@ -227,7 +229,7 @@ def test_the_page_reports_an_error_from_the_service(web, browser):
     deadline = time.time() + WAIT_SECONDS
     results = driver.find_element(By.ID, "results")
     while results.get_attribute("data-state") != "error" and time.time() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.1)
     assert results.get_attribute("data-state") == "error"
     note = driver.find_element(By.ID, "results-note")
     assert "at most 65536" in note.text and "error" in note.get_attribute("class")

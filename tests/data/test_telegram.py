@@ -385,19 +385,14 @@ def test_output_is_replaced_only_when_allowed_and_atomically(tmp_path):
 
 # --- End to end --------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_convert_then_train_a_tiny_model(tmp_path):
-    """The command converts a generated export and `stickerchat.train --data_dir` trains on it and scores it."""
-    info = tx.write_export(tmp_path / "export")
-    out = tmp_path / "corpus"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run([sys.executable, "-m", "stickerchat.data.telegram", f"--export={info.path}", f"--out={out}", "--npy_size=32"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+def test_convert_then_train_a_tiny_model(telegram_run):
+    """The command converts a generated export and `stickerchat.train --data_dir` trains on it and scores it.
+
+    The session's `telegram_run` (conftest.py): the service's end-to-end test (test_serve.py) serves the same run.
+    """
+    proc, out, model_dir = telegram_run.convert, telegram_run.corpus_dir, telegram_run.model_dir
     assert proc.returncode == 0, proc.stderr
-    model_dir = tmp_path / "run"
-    train = [sys.executable, "-m", "stickerchat.train", "--model=pesrs", f"--data_dir={out}", f"--model_dir={model_dir}",
-             "--negatives=catalogue", "--preset=test", "--batch_size=8", "--train_steps=8", "--eval_every=4",
-             "--eval_batches=1", "--log_every=2", "--image_size=32", f"--cache_dir={tmp_path / 'cache'}"]
-    proc = subprocess.run(train, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
+    proc = telegram_run.train
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["num_examples"] == len(_lines(out, "test")) > 0

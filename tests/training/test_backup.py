@@ -14,42 +14,11 @@ import keras
 import numpy as np
 import pytest
 
-from stickerchat.cli import flags as sc_flags
 from stickerchat.rundir import runfiles
 from stickerchat.training import callbacks as callbacks_lib
 from stickerchat.training import trainer
-
-
-def _config(**overrides):
-    """The `test` preset, 12 steps, a validation (and backup) every 4 (as in test_kills.py)."""
-    base = dict(batch_size=8, train_steps=12, eval_every=4, eval_batches=1, context_len=4, max_words=8, image_size=32)
-    base.update(overrides)
-    cfg = sc_flags.resolve_config("test", None, "srs", **base)
-    cfg.train.attention_images = 0
-    return cfg
-
-
-class Kill(keras.callbacks.Callback):
-    """Raises KeyboardInterrupt (a kill) when the optimizer reaches `step`."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.step:
-            raise KeyboardInterrupt("simulated kill")
-
-
-class Steps(keras.callbacks.Callback):
-    """Records the optimizer steps the run trains."""
-
-    def __init__(self):
-        super().__init__()
-        self.losses = {}
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.losses[int(self.model.optimizer.iterations.numpy())] = float(logs["loss"])
+from tests.training.kills import CopyAt, Kill, Steps
+from tests.training.kills import config as _config
 
 
 def _truncate_to_half(path):
@@ -64,12 +33,14 @@ def _warnings(err):
 
 @pytest.fixture(scope="module")
 def killed_runs(tmp_path_factory):
-    """Model directories of the 12-step run (a backup every 4 steps) killed at step 6 and at step 10."""
-    runs = {}
-    for at_step in (6, 10):
-        runs[at_step] = str(tmp_path_factory.mktemp("killed") / f"at-{at_step}")
-        with pytest.raises(KeyboardInterrupt):
-            trainer.train(_config(), runs[at_step], verbose=0, extra_callbacks=[Kill(at_step)])
+    """Model directories of the 12-step run (a backup every 4 steps) killed at step 6 and at step 10.
+
+    One run: killed at step 10, its model directory copied at step 6 as a kill there would have left it.
+    """
+    root = tmp_path_factory.mktemp("killed")
+    runs = {at_step: str(root / f"at-{at_step}") for at_step in (6, 10)}
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(_config(), runs[10], verbose=0, extra_callbacks=[CopyAt(6, runs[10], runs[6]), Kill(10)])
     return runs
 
 

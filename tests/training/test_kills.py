@@ -18,39 +18,10 @@ from stickerchat.cli import flags as sc_flags
 from stickerchat.rundir import runfiles
 from stickerchat.training import callbacks as callbacks_lib
 from stickerchat.training import trainer
+from tests.training.kills import Kill, Steps
+from tests.training.kills import config as _config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _config(**overrides):
-    base = dict(batch_size=8, train_steps=12, eval_every=4, eval_batches=1, context_len=4, max_words=8, image_size=32)
-    base.update(overrides)
-    cfg = sc_flags.resolve_config("test", None, "srs", **base)
-    cfg.train.attention_images = 0
-    return cfg
-
-
-class Kill(keras.callbacks.Callback):
-    """Raises KeyboardInterrupt (a kill) when the optimizer reaches `step`."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.step:
-            raise KeyboardInterrupt("simulated kill")
-
-
-class Steps(keras.callbacks.Callback):
-    """Records the optimizer step and loss of every batch."""
-
-    def __init__(self):
-        super().__init__()
-        self.losses = {}
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.losses[int(self.model.optimizer.iterations.numpy())] = float(logs["loss"])
 
 
 def _cut_short(monkeypatch, method, at_call, keep_bytes=907):
