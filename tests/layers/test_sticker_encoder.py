@@ -73,6 +73,10 @@ class TestStickerEncoder(TestCase):
         layer(_images(1, 16))
         # A black image is -1 everywhere: the first convolution sees -1, not 0.
         black = to_numpy(layer(np.zeros((1, 16, 16, 3), np.uint8))[1])
+        # Negative first-layer weights, so that -1 passes its ReLU whatever the random start (with 2 random filters
+        # both could be shut by -1 one run in four).
+        kernel = layer.convs[0].weights[0]
+        kernel.assign(-np.abs(to_numpy(kernel)) - 0.01)
         zero_input = layer.convs[0](-np.ones((1, 16, 16, 3), np.float32))
         assert np.all(np.isfinite(black)) and float(np.abs(to_numpy(zero_input)).sum()) > 0
 

@@ -220,7 +220,8 @@ def _gradients(model, config, inputs, call, training):
         loss = losses.hinge_ranking_loss(out[specs.SCORES], targets[specs.LABEL], 0.1)
         loss += losses.emoji_classification_loss(out[specs.EMOJI_LOGITS], targets[specs.CANDIDATE_EMOJI])
     grads = tape.gradient(loss, model.trainable_variables)
-    return out, [to_numpy(tf.convert_to_tensor(g)) for g in grads]
+    # A head outside this loss (the query's emoji head of `context_classify`) has no gradient: zeros.
+    return out, [np.zeros(v.shape, np.float32) if g is None else to_numpy(tf.convert_to_tensor(g)) for v, g in zip(model.trainable_variables, grads)]
 
 
 class TestUniqueStickers(TestCase):
@@ -271,3 +272,41 @@ class TestUniqueStickers(TestCase):
         del unique[specs.HISTORY_SLOTS]
         with pytest.raises(ValueError, match="history_slots"):
             model.call_on_unique_stickers(unique)
+
+
+class TestCandidateQuery(TestCase):
+    """`memory_query='candidate'`: each candidate joins the memory's query (one read and one δ per candidate)."""
+
+    def test_outputs_permutation_padding_and_saving(self):
+        config = _config(memory_query="candidate")
+        model = build_model("pesrs", config, return_attention=True)
+        batch = _batch(config, seed=11, min_history=2)
+        out = model(batch)
+        d = config.data
+        assert tuple(out[specs.MEMORY_WEIGHTS].shape) == (3, d.num_candidates, d.history_len)
+        delta = to_numpy(out[specs.MEMORY_WEIGHTS])
+        real = to_numpy(batch[specs.HISTORY_MASK]).astype(bool)
+        np.testing.assert_allclose(delta.sum(-1), np.repeat(real.any(-1, keepdims=True), d.num_candidates, 1), atol=1e-5)
+        assert np.all(delta[np.repeat(~real[:, None], d.num_candidates, 1)] == 0)  # padded slots are never read
+        # Candidates still score independently: a permutation permutes the scores and their reads.
+        perm = np.array([3, 0, 4, 2, 1])
+        permuted = dict(batch)
+        permuted[specs.CANDIDATE_IMAGES] = batch[specs.CANDIDATE_IMAGES][:, perm]
+        other = model(permuted)
+        self.assertAllClose(to_numpy(out[specs.SCORES])[:, perm], other[specs.SCORES], atol=1e-5)
+        self.assertAllClose(delta[:, perm], other[specs.MEMORY_WEIGHTS], atol=1e-5)
+        # Padding the history or the words does not change the scores.
+        bigger = config.replace(context_len=7, max_words=9, history_len=6)
+        padded_model = build_model("pesrs", bigger)
+        padded_model.set_weights(model.get_weights())
+        self.assertAllClose(out[specs.SCORES], padded_model(pad_batch(batch, bigger.data))[specs.SCORES], atol=1e-5)
+        restored = self.run_model_saving_test(model, batch, atol=1e-6)
+        assert restored.get_config() == model.get_config()
+
+    def test_the_read_differs_by_candidate(self):
+        config = _config(memory_query="candidate")
+        model = build_model("pesrs", config, return_attention=True)
+        delta = to_numpy(model(_batch(config, seed=12, min_history=3))[specs.MEMORY_WEIGHTS])
+        assert np.ptp(delta, axis=1).max() > 1e-3  # not one read for every candidate, as with the dialog's query alone
+        dialog = build_model("pesrs", config.replace(memory_query="dialog"), return_attention=True)
+        assert tuple(dialog(_batch(config, seed=12, min_history=3))[specs.MEMORY_WEIGHTS].shape) == (3, config.data.history_len)
