@@ -67,8 +67,10 @@ def read_weights(model_dir: str, batch_size: int) -> dict:
         if specs.MEMORY_WEIGHTS not in out:
             raise SystemExit(f"{model_dir}: the model ({config.model_name}) has no read weights")
         delta = np.asarray(out[specs.MEMORY_WEIGHTS], np.float64)
-        gate = np.asarray(out[specs.FUSION_GATE], np.float64)[..., 0]
         labels = np.asarray(targets[specs.LABEL])
+        if delta.ndim == 3:  # one read per candidate (`memory_query='candidate'`): the ground truth's
+            delta = delta[np.arange(delta.shape[0]), labels]
+        gate = np.asarray(out[specs.FUSION_GATE], np.float64)[..., 0]
         for b in range(delta.shape[0]):
             i = offset + b
             rows = split.history[i]

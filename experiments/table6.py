@@ -8,7 +8,7 @@ MostSelected has no trainable weights: its run trains nothing (a zero-step
 run) and is evaluated like the others. "PESRS (memory as printed)" is PESRS
 with the memory of Eq. 19–24 and 31–32 as printed (`--preference=literal
 --history_encoding=rnn --memory_read_init=default --memory_loss=0
---context_classify=0`), the
+--context_classify=0 --memory_query=dialog`), the
 other defaults kept: what the memory's deviations add.
 """
 
@@ -31,6 +31,7 @@ METHODS = (
             "memory_read_init": "default",
             "memory_loss": 0.0,
             "context_classify": 0.0,
+            "memory_query": "dialog",
         },
         "pesrs_memory_as_printed",
     ),

@@ -189,6 +189,21 @@ class ModelConfig:
             the same kind. Trained to predict the response's emoji, h and
             the keys of Eq. 17 (the same encoder and pooling) carry it. 0
             is the paper's objective.
+        memory_query: str. What addresses the memory (Eq. 23): `dialog`
+            (the default, as printed: the dialog's query h alone, one read
+            for every candidate) or `candidate` (an option, not in the
+            paper): a term for each candidate sticker is added,
+            `δ_{c,k} = softmax_k(h W_δ ĥᵏ + O_c W_c O_k)`, so each candidate
+            reads the past selections that look like it
+            (`PreferenceMemory(candidate_query=True)`). Measured on the
+            per-emotion demo corpus (seed 0): its read finds the past
+            selections of the ground truth's emotion (lift 2.2 against
+            1.29) but the trained model scores the same with its history
+            masked, and a fixed read of each candidate's look-alikes added
+            to the text scores adds at most 0.007 R10@1 and then costs it
+            (`experiments.memory_oracle`): every candidate, of any emotion,
+            finds the stickers like it that the user chose before. See the
+            README.
     """
 
     vocab_size: int = 0
@@ -221,6 +236,7 @@ class ModelConfig:
     history_encoding: str = "residual"
     memory_loss: float = 0.0
     context_classify: float = 1.0
+    memory_query: str = "dialog"
 
 
 @dataclasses.dataclass
@@ -351,6 +367,7 @@ ABSENT_MEANS = {
         "history_encoding": "rnn",
         "memory_loss": 0.0,
         "context_classify": 0.0,
+        "memory_query": "dialog",
     },
 }
 

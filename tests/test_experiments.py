@@ -86,6 +86,18 @@ def test_every_experiment_script(tmp_path):
     (addressing,) = json.load(open(os.path.join(out, "memory_addressing.json")))
     assert addressing["dialogs"] > 0 and 0 < addressing["same_kind_mass"] <= 1 and 0 < addressing["uniform_share"] < 1
     assert 0 <= addressing["gate"] <= 1 and 0 <= addressing["query_auc"] <= 1 and addressing["grad_read_kernel"] > 0
+    # What a fixed read would add to the run's text scores, read by the true emotion, the query, or each candidate.
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.memory_oracle", f"--out_dir={out}", "--alphas=0,2", os.path.join(out, "pesrs-seed0")],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (oracle,) = json.load(open(os.path.join(out, "memory_oracle.json")))
+    assert set(oracle["R10@1"]) == {"true emotion", "query → stickers", "query → dialogs", "candidate"}
+    assert all(0 <= v <= 1 for row in oracle["R10@1"].values() for v in row.values())
+    assert oracle["read_hit_rate"]["true emotion"] in (1.0, None) and 0 <= oracle["query_emoji_accuracy"] <= 1
+    # α = 0 is the text scores alone whatever the read.
+    assert len({row["0"] for row in oracle["R10@1"].values()}) == 1
     run("experiments.classification", out)
     cls = json.load(open(os.path.join(out, "classification.json")))
     assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))

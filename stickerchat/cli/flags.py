@@ -41,6 +41,7 @@ OVERRIDES = (
     ("history_encoding", "model.history_encoding", str, "Keys and values of the memory (Eq. 19-20): rnn (as printed) or residual (the slot's own input added to the RNN's output)."),
     ("memory_loss", "model.memory_loss", float, "Weight of a hinge term on the memory's own scores (0: the paper's objective)."),
     ("context_classify", "model.context_classify", float, "Weight of a loss predicting the response's emoji from the memory query (0: the paper's objective)."),
+    ("memory_query", "model.memory_query", str, "What addresses the memory (Eq. 23): dialog (as printed, default) or candidate (the dialog and each candidate sticker: one read per candidate; measured no gain)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
     ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),

@@ -72,7 +72,9 @@ class GatedFusion(keras.layers.Layer):
 
     Call args:
         interaction: tensor `(batch, cands, dim)`: g_Tu.
-        preference: tensor `(batch, dim)`: r of Eq. 24.
+        preference: tensor `(batch, dim)`: r of Eq. 24, or `(batch, cands,
+            dim)`, one read per candidate (`PreferenceMemory(candidate_query=
+            True)`).
         candidate_vector: tensor `(batch, cands, dim)`: O_flat of the
             candidates; needed when `candidate_aware`.
         logit_term: optional float tensor `(batch, cands)` added to the
@@ -120,7 +122,10 @@ class GatedFusion(keras.layers.Layer):
 
     def call(self, interaction, preference, candidate_vector=None, logit_term=None):
         g = ops.cast(interaction, "float32")
-        r = ops.expand_dims(ops.cast(preference, "float32"), 1) * ops.ones_like(g)
+        r = ops.cast(preference, "float32")
+        if len(r.shape) == 2:  # one read for every candidate (Eq. 24); a candidate-queried read is already per candidate
+            r = ops.expand_dims(r, 1)
+        r = r * ops.ones_like(g)
         if self.candidate_aware:
             if candidate_vector is None:
                 raise ValueError("candidate_aware GatedFusion needs the candidates' sticker vectors")

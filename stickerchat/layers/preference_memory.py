@@ -44,6 +44,23 @@ class PreferenceMemory(keras.layers.Layer):
             resemble the current one (the motivation of §5.5) and W_δ
             learns from there. Needs keys of the query's width. Defaults to
             False.
+        candidate_query: bool. **Deviation** (`ModelConfig.memory_query=
+            'candidate'`; `attention` only). Each candidate sticker joins the
+            query: `δ_{c,k} = softmax_k(h W_δ ĥᵏ + O_c W_c O_k)` and
+            `r_c = Σ_k δ_{c,k} Ôᵏ`, with O_c the candidate's sticker vector,
+            O_k the k-th history sticker's (Eq. 18, before Eq. 20) and W_c a
+            second d × d matrix started like W_δ. The dialog term is Eq. 23
+            unchanged; the candidate term lets the read for a candidate
+            find the past selections of its kind (the same emotion, the
+            same set, the sticker itself), which the dialog names only
+            through a cue word that the pooled query h of Eq. 21–22 can
+            lose. Each candidate's read depends on that candidate, the
+            dialog and the history only. Measured (README, per-emotion demo
+            corpus): the ground truth's read does find the past selections
+            of its emotion, but every other candidate finds its own
+            look-alikes too, and the trained model did not rank by the
+            read. Defaults to False (Eq. 23 as printed: one read for every
+            candidate).
 
     Call args:
         query: tensor `(batch, dim)`: h of Eq. 22.
@@ -51,15 +68,30 @@ class PreferenceMemory(keras.layers.Layer):
         history_mask: bool tensor `(batch, history)`, True for real slots.
         keys: tensor `(batch, history, dim)`: ĥᵏ; needed for `attention`
             only.
+        candidates: tensor `(batch, cands, dim)`: O_c; needed with
+            `candidate_query`.
+        history_stickers: tensor `(batch, history, dim)`: O_k; needed with
+            `candidate_query`.
 
     Returns:
-        tuple `(r, δ)`: `(batch, dim)` and float32 `(batch, history)`.
+        tuple `(r, δ)`: `(batch, dim)` and float32 `(batch, history)`; with
+        `candidate_query`, `(batch, cands, dim)` and float32
+        `(batch, cands, history)`, one read per candidate.
 
     References:
         Eq. 23–24 (§5.5.2–5.5.3) and Eq. 34–36 (§7.8) of the PESRS paper.
     """
 
-    def __init__(self, hidden_dim, memory="attention", init_stddev=0.02, zero_read=False, identity_read=False, **kwargs):
+    def __init__(
+        self,
+        hidden_dim,
+        memory="attention",
+        init_stddev=0.02,
+        zero_read=False,
+        identity_read=False,
+        candidate_query=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if memory not in MEMORY_TYPES:
             raise ValueError(f"Unknown memory '{memory}'; choose one of {MEMORY_TYPES}")
@@ -70,22 +102,42 @@ class PreferenceMemory(keras.layers.Layer):
         self.init_stddev = float(init_stddev)
         self.zero_read = bool(zero_read)
         self.identity_read = bool(identity_read)
+        if candidate_query and memory != "attention":
+            raise ValueError(f"PreferenceMemory(candidate_query=True) needs memory='attention', not '{memory}'")
+        self.candidate_query = bool(candidate_query)
 
-    def build(self, query_shape, values_shape=None, history_mask_shape=None, keys_shape=None):
+    def _kernel_initializer(self):
+        if self.zero_read:
+            return "zeros"
+        if self.identity_read:
+            return keras.initializers.Identity(gain=self.hidden_dim**-0.5)
+        return truncated_normal(self.init_stddev)
+
+    def build(self, query_shape, values_shape=None, history_mask_shape=None, keys_shape=None, *args):
         if self.memory != "average":
-            if self.zero_read:
-                initializer = "zeros"
-            elif self.identity_read:
-                initializer = keras.initializers.Identity(gain=self.hidden_dim**-0.5)
-            else:
-                initializer = truncated_normal(self.init_stddev)
             self.read_kernel = self.add_weight(  # W_δ
-                name="read_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer=initializer
+                name="read_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer=self._kernel_initializer()
+            )
+        if self.candidate_query:
+            self.candidate_kernel = self.add_weight(  # W_c
+                name="candidate_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer=self._kernel_initializer()
             )
         self.built = True
 
-    def call(self, query, values, history_mask, keys=None):
+    def call(self, query, values, history_mask, keys=None, candidates=None, history_stickers=None):
         mask = ops.cast(history_mask, "bool")
+        if self.candidate_query:
+            if keys is None or candidates is None or history_stickers is None:
+                raise ValueError("candidate_query needs the keys ĥᵏ, the candidates O_c and the history stickers O_k")
+            projected = ops.matmul(query, ops.cast(self.read_kernel, query.dtype))  # h W_δ
+            dialog = ops.einsum("bd,bkd->bk", ops.cast(projected, "float32"), ops.cast(keys, "float32"))  # Eq. 23
+            by_candidate = ops.matmul(candidates, ops.cast(self.candidate_kernel, candidates.dtype))  # O_c W_c
+            candidate = ops.einsum(
+                "bcd,bkd->bck", ops.cast(by_candidate, "float32"), ops.cast(history_stickers, "float32")
+            )
+            weights = masked_softmax(ops.expand_dims(dialog, 1) + candidate, ops.expand_dims(mask, 1), axis=-1)
+            read = ops.einsum("bck,bkd->bcd", ops.cast(weights, values.dtype), values)  # Eq. 24, per candidate
+            return read, weights
         if self.memory == "average":
             weights = ops.cast(mask, "float32")
             weights = weights / ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1.0)  # Eq. 34
@@ -102,11 +154,18 @@ class PreferenceMemory(keras.layers.Layer):
         read = ops.einsum("bk,bkd->bd", ops.cast(weights, values.dtype), values)  # Eq. 24 / 34 / 36
         return read, weights
 
-    def compute_output_shape(self, query_shape, values_shape, history_mask_shape=None, keys_shape=None):
+    def compute_output_shape(
+        self, query_shape, values_shape, history_mask_shape=None, keys_shape=None, candidates_shape=None, *args
+    ):
+        if self.candidate_query:
+            batch, cands = candidates_shape[:2]
+            return (batch, cands, self.hidden_dim), (batch, cands, values_shape[1])
         return (query_shape[0], self.hidden_dim), tuple(values_shape[:2])
 
-    def compute_output_spec(self, query, values, history_mask, keys=None):
-        read, weights = self.compute_output_shape(query.shape, values.shape)
+    def compute_output_spec(self, query, values, history_mask, keys=None, candidates=None, history_stickers=None):
+        read, weights = self.compute_output_shape(
+            query.shape, values.shape, candidates_shape=None if candidates is None else candidates.shape
+        )
         return keras.KerasTensor(read, dtype=self.compute_dtype), keras.KerasTensor(weights, dtype="float32")
 
     def get_config(self):
@@ -118,6 +177,7 @@ class PreferenceMemory(keras.layers.Layer):
                 "init_stddev": self.init_stddev,
                 "zero_read": self.zero_read,
                 "identity_read": self.identity_read,
+                "candidate_query": self.candidate_query,
             }
         )
         return config

@@ -61,6 +61,9 @@ _RANKER_DEFAULTS.update(name=None, trainable=True)
 PREFERENCE_TYPES = ("direct", "candidate", "literal")
 # How the history's keys and values are encoded (Eq. 19–20): `rnn` as printed, `residual` with the slot's own input added.
 HISTORY_ENCODINGS = ("rnn", "residual")
+# What queries the memory (Eq. 23): `dialog` (h of Eq. 22, as printed) or `candidate` (h and each candidate's
+# sticker vector: one read per candidate, `PreferenceMemory(candidate_query=True)`).
+MEMORY_QUERIES = ("dialog", "candidate")
 # How W_δ of Eq. 23 starts: `zeros` (uniform δ, r the history's mean), `identity` (I/√d: a scaled dot-product
 # read of the keys, the past dialogs like the current one first) or `default` (the layers' initialiser).
 MEMORY_READ_INITS = ("zeros", "identity", "default")
@@ -95,7 +98,8 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
     `return_attention=True` also `utterance_attention` float32
     `(batch, cands, context_len, max_words)`, `sticker_attention` float32
     `(batch, cands, context_len, p, p)` and, for models with a memory,
-    `memory_weights` float32 `(batch, history_len)` and `fusion_gate` float32
+    `memory_weights` float32 `(batch, history_len)` (`(batch, cands,
+    history_len)` with `memory_query='candidate'`) and `fusion_gate` float32
     `(batch, cands, 1)`.
 
     Args:
@@ -109,7 +113,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             use_fusion_rnn, fusion_rnn_type, use_memory, use_time_aware_rnn,
             preference, fusion_dropout, relation_init, text_product,
             lexical_match, memory_read_init, history_encoding, memory_loss,
-            context_classify: see `stickerchat.config.ModelConfig`; with
+            context_classify, memory_query: see `stickerchat.config.ModelConfig`; with
             `memory_loss > 0` (and a candidate-aware preference) the outputs
             also hold `memory_scores`, the memory's own scores, and with
             `context_classify > 0` (and key addressing) `context_emoji_logits`
@@ -153,6 +157,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         history_encoding="rnn",
         memory_loss=0.0,
         context_classify=0.0,
+        memory_query="dialog",
         context_emoji=0,
         return_attention=False,
         dtype=None,
@@ -164,6 +169,8 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             raise ValueError(f"Unknown memory_read_init '{memory_read_init}'; choose one of {MEMORY_READ_INITS}")
         if history_encoding not in HISTORY_ENCODINGS:
             raise ValueError(f"Unknown history_encoding '{history_encoding}'; choose one of {HISTORY_ENCODINGS}")
+        if memory_query not in MEMORY_QUERIES:
+            raise ValueError(f"Unknown memory_query '{memory_query}'; choose one of {MEMORY_QUERIES}")
         if preference not in PREFERENCE_TYPES:
             raise ValueError(f"Unknown preference '{preference}'; choose one of {PREFERENCE_TYPES}")
         d = hidden_dim
@@ -233,6 +240,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                 init_stddev=init_stddev,
                 zero_read=memory_read_init == "zeros",
                 identity_read=memory_read_init == "identity",
+                candidate_query=use_keys and memory_query == "candidate",
                 dtype=dtype,
                 name="preference_memory",
             )
@@ -291,7 +299,12 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             query = self.context_pooling(utterances, word_mask)  # Eq. 21–22
             if self.context_classifier is not None:  # the query's emoji head (`context_classify`)
                 outputs[specs.CONTEXT_EMOJI_LOGITS] = self.context_classifier(ops.cast(query, "float32"))
-            read, delta = self.preference_memory(query, values, history_mask, keys=keys)  # Eq. 23–24
+            candidate_query = {}
+            if self.preference_memory.candidate_query:  # `memory_query='candidate'`: O_c W_c O_k joins Eq. 23
+                candidate_query = dict(
+                    candidates=inputs[CANDIDATE_STICKER_VECTOR], history_stickers=inputs[HISTORY_STICKER_VECTOR]
+                )
+            read, delta = self.preference_memory(query, values, history_mask, keys=keys, **candidate_query)  # Eq. 23–24
             fused = self.gated_fusion(g_tu, read, inputs[CANDIDATE_STICKER_VECTOR], logit_term=lexical)  # Eq. 31–32
             scores, gate = fused[:2]
             if self.gated_fusion.memory_score:

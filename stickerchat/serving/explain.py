@@ -45,8 +45,10 @@ class Explanation:
         sticker_attention: float32 `(cands, context_len, p, p)`, τ_s.
         history_ids: sticker ids of the user's history, oldest first.
         history_images: uint8 `(history, S, S, 3)`.
-        memory_weights: float32 `(history,)`, δ over the real history items
-            (None for models without a memory).
+        memory_weights: float32 `(history,)`, δ over the real history items,
+            or `(cands, history)`, one δ per candidate, for a memory queried
+            by each candidate (`ModelConfig.memory_query='candidate'`); None
+            for models without a memory.
         label: index of the ground truth among the candidates (None for raw
             dialogs).
     """
@@ -85,7 +87,8 @@ def _explain_encoded(recommender, context, history_context, history_ids, history
     delta = None
     if specs.MEMORY_WEIGHTS in outputs:
         mask = np.asarray(history_mask, bool)
-        delta = np.asarray(outputs[specs.MEMORY_WEIGHTS], np.float32)[0][mask]
+        delta = np.asarray(outputs[specs.MEMORY_WEIGHTS], np.float32)[0]
+        delta = delta[: len(candidate_ids), mask] if delta.ndim == 2 else delta[mask]
     corpus = recommender.corpus
     size = recommender.config.data.image_size
     history_images = [corpus.sticker_image(i) for i in history_ids]
@@ -160,8 +163,10 @@ def figure11(explanation: Explanation, candidate: Optional[int] = None):
     return visualize.plot_utterance_attention(e.words, e.utterance_attention[j], title=title)
 
 
-def memory_figure(explanation: Explanation):
-    """The user's history stickers with their read weights δ (Eq. 23)."""
+def memory_figure(explanation: Explanation, candidate: Optional[int] = None):
+    """The user's history stickers with their read weights δ (Eq. 23); a per-candidate δ: the candidate's (default: the chosen one)."""
     e = explanation
     delta = e.memory_weights if e.memory_weights is not None else np.zeros(len(e.history_ids), np.float32)
+    if delta.ndim == 2:
+        delta = delta[e.chosen if candidate is None else int(candidate)]
     return visualize.plot_memory_weights(list(e.history_images), delta)

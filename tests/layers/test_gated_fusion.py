@@ -126,3 +126,21 @@ def test_memory_score_ranks_by_the_read_alone():
     assert GatedFusion.from_config(with_memory.get_config()).memory_score
     with pytest.raises(ValueError, match="candidate_aware"):
         GatedFusion(memory_score=True)
+
+
+@pytest.mark.parametrize("candidate_aware", [False, True])
+def test_a_read_per_candidate_is_used_per_candidate(candidate_aware):
+    """A `(batch, cands, dim)` preference (a memory queried by each candidate): candidate c uses row c."""
+    x = _inputs(4)
+    rng = np.random.default_rng(5)
+    if candidate_aware:
+        x["candidate_vector"] = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    layer = GatedFusion(init_stddev=0.5, candidate_aware=candidate_aware)
+    shared = to_numpy(layer(**x)[0])
+    tiled = dict(x, preference=np.repeat(x["preference"][:, None], 3, axis=1))
+    np.testing.assert_allclose(to_numpy(layer(**tiled)[0]), shared, atol=1e-6)  # the same read for all: Eq. 24's r
+    per = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    scores = to_numpy(layer(**dict(x, preference=per))[0])
+    for c in range(3):
+        one = dict(x, preference=per[:, c])
+        np.testing.assert_allclose(scores[:, c], to_numpy(layer(**one)[0])[:, c], atol=1e-6)

@@ -81,3 +81,82 @@ class TestPreferenceMemory(TestCase):
         assert np.abs(to_numpy(grad)).max() > 1e-3  # the addressing gets a gradient at step 0
         glorot = PreferenceMemory(D, memory=memory, init_stddev=0.0)
         assert np.ptp(to_numpy(glorot(**x)[1])[0, :3]) > 1e-3  # the layer initialiser starts non-uniform
+
+
+C = 6
+
+
+def _candidate_inputs(seed=0):
+    rng = np.random.default_rng(seed + 10)
+    x = _inputs(seed)
+    x["candidates"] = rng.normal(size=(B, C, D)).astype(np.float32)
+    x["history_stickers"] = rng.normal(size=(B, H, D)).astype(np.float32)
+    return x
+
+
+class TestCandidateQuery(TestCase):
+    """`candidate_query=True`: δ_{c,k} = softmax_k(h W_δ ĥᵏ + O_c W_c O_k), one read per candidate."""
+
+    def test_layer_behaviors(self):
+        self.run_layer_test(
+            PreferenceMemory,
+            init_kwargs={"hidden_dim": D, "init_stddev": 0.3, "candidate_query": True},
+            input_data=_candidate_inputs(),
+            expected_output_shape=((B, C, D), (B, C, H)),
+            expected_num_trainable_weights=2,
+            float32_outputs=(1,),
+        )
+
+    def test_matches_the_two_term_address(self):
+        x = _candidate_inputs(1)
+        layer = PreferenceMemory(D, init_stddev=0.3, candidate_query=True)
+        read, delta = (to_numpy(o) for o in layer(**x))
+        w, w_c = to_numpy(layer.read_kernel), to_numpy(layer.candidate_kernel)
+        for c in range(C):
+            logits = np.einsum("d,de,ke->k", x["query"][0], w, x["keys"][0])
+            logits = (logits + np.einsum("d,de,ke->k", x["candidates"][0, c], w_c, x["history_stickers"][0]))[:3]
+            want = np.exp(logits - logits.max())
+            want /= want.sum()
+            np.testing.assert_allclose(delta[0, c], np.append(want, 0.0), atol=1e-5)
+            np.testing.assert_allclose(read[0, c], want @ x["values"][0, :3], atol=1e-5)
+        np.testing.assert_allclose(delta[1], np.tile([1.0, 0, 0, 0], (C, 1)), atol=1e-6)  # one real slot
+        np.testing.assert_array_equal(read[2], 0.0)  # an empty history reads nothing
+        np.testing.assert_array_equal(delta[2], 0.0)
+
+    def test_each_candidate_reads_for_itself(self):
+        """Permuting the candidates permutes their reads; a candidate's read does not depend on the others."""
+        x = _candidate_inputs(2)
+        layer = PreferenceMemory(D, init_stddev=0.3, candidate_query=True)
+        read = to_numpy(layer(**x)[0])
+        order = np.random.default_rng(0).permutation(C)
+        y = dict(x, candidates=x["candidates"][:, order])
+        np.testing.assert_allclose(to_numpy(layer(**y)[0]), read[:, order], atol=1e-6)
+        z = dict(x, candidates=x["candidates"][:, :2])
+        np.testing.assert_allclose(to_numpy(layer(**z)[0]), read[:, :2], atol=1e-6)
+
+    def test_without_the_candidate_term_it_is_eq_23(self):
+        """With W_c = 0 every candidate reads what the dialog's query alone (Eq. 23) reads."""
+        x = _candidate_inputs(3)
+        layer = PreferenceMemory(D, init_stddev=0.3, candidate_query=True)
+        layer(**x)
+        layer.candidate_kernel.assign(np.zeros((D, D), np.float32))
+        dialog = PreferenceMemory(D, init_stddev=0.3)
+        dialog(**_inputs(3))
+        dialog.read_kernel.assign(layer.read_kernel)
+        want_read, want_delta = (to_numpy(o) for o in dialog(**_inputs(3)))
+        read, delta = (to_numpy(o) for o in layer(**x))
+        np.testing.assert_allclose(delta, np.repeat(want_delta[:, None], C, axis=1), atol=1e-6)
+        np.testing.assert_allclose(read, np.repeat(want_read[:, None], C, axis=1), atol=1e-5)
+
+    def test_identity_start_reads_the_same_sticker(self):
+        """Started at I/√d, a candidate that the user chose before reads that past selection most."""
+        x = _candidate_inputs(4)
+        x["candidates"][0, 0] = 3.0 * x["history_stickers"][0, 1]
+        delta = to_numpy(PreferenceMemory(D, identity_read=True, candidate_query=True)(**x)[1])
+        assert int(np.argmax(delta[0, 0])) == 1
+
+    def test_needs_key_addressing(self):
+        with pytest.raises(ValueError, match="attention"):
+            PreferenceMemory(D, memory="average", candidate_query=True)
+        with pytest.raises(ValueError, match="candidate_query needs"):
+            PreferenceMemory(D, candidate_query=True)(**_inputs())

@@ -80,9 +80,10 @@ def test_non_finite_loss_stops_with_a_message():
 
 def test_a_config_written_before_a_field_existed_reads_as_it_was_trained():
     written = config_lib.cpu().to_dict()
-    for key in ("history_encoding", "memory_loss", "context_classify", "lexical_match", "memory_read_init"):
+    for key in ("history_encoding", "memory_loss", "context_classify", "lexical_match", "memory_read_init", "memory_query"):
         del written["model"][key]
     old = config_lib.Config.from_dict(written)
+    assert old.model.memory_query == "dialog"
     assert (old.model.history_encoding, old.model.memory_loss, old.model.context_classify) == ("rnn", 0.0, 0.0)
     assert (old.model.lexical_match, old.model.memory_read_init) == (False, "default")
     # A config written today round-trips with today's defaults.

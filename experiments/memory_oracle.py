@@ -1,0 +1,207 @@
+"""What a memory read could add on a demo corpus, read by what: a fixed read added to a trained model's text scores.
+
+    python -m experiments.memory_oracle RUN_DIR [RUN_DIR ...] [--out_dir=results/memory_oracle]
+
+For runs trained on a built-in demo corpus (no `--data_dir`: the latent
+emotion and accessory of every sticker are drawn again from the corpus's
+seed, `stickerchat.data.demo.generate`), this separates the two halves of a
+preference memory, *which past selections it reads* and *what it does with
+them*, without training anything:
+
+* `s_text`: the trained model's logits on the test split with the history
+  masked (what it ranks by without a memory);
+* `O`: the trained sticker encoder's vectors, cosine-normalised;
+* a read `w` over the real history slots, and the fixed memory term
+  `m(c) = Σ_k w_k cos(O_c, O_k)`: how much candidate c resembles what the
+  user chose there. Each read is scored as `argmax_c s_text(c) + α m(c)`
+  for α in `--alphas`.
+
+The reads:
+
+* `true emotion`: uniform over the slots whose sticker has the current
+  dialog's emotion: a memory addressed by the dialog with a perfect query.
+  What a dialog-keyed memory could add with this model's own features.
+* `query → stickers`: the model's query (its emoji head on h of Eq. 22,
+  `--context_classify`) against the emoji classifier (§5.2) of each past
+  sticker: `w_k ∝ (q · p_k)^8`. A dialog query with the chosen stickers as
+  keys (the WeightedMem form, Eq. 35).
+* `query → dialogs`: the same head on the history dialogs (Eq. 16–17): the
+  keys Eq. 23 has.
+* `candidate`: each candidate's most similar past sticker (what
+  `--memory_query=candidate` reads at its start).
+
+It also reports the query head's emoji accuracy on the test dialogs, each
+read's hit rate (its heaviest slot has the dialog's emotion, over the
+dialogs whose history has one), and the model's pick among the ground
+truth's variants (the candidates of its emotion, which only the history
+tells apart) with and without its history. Writes `memory_oracle.md` and
+`memory_oracle.json`.
+"""
+
+import os
+
+import numpy as np
+from absl import app, flags
+
+from stickerchat import specs
+from stickerchat.rundir import RunDir, runfiles
+
+flags.DEFINE_string("out_dir", "results/memory_oracle", "Where memory_oracle.md and .json are written.")
+flags.DEFINE_integer("batch_size", 50, "Test dialogs per batch.")
+flags.DEFINE_list("alphas", ["0", "1", "2", "4", "8"], "Weights α of the fixed memory term.")
+FLAGS = flags.FLAGS
+
+READS = ("true emotion", "query → stickers", "query → dialogs", "candidate")
+
+
+def _softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(-1, keepdims=True)
+
+
+def _sharpen(relevance, power=8.0):
+    w = np.maximum(relevance, 1e-9) ** power
+    return w / w.sum()
+
+
+def analyse(model_dir: str, batch_size: int, alphas) -> dict:
+    """The reads' R10@1 at each α and the diagnostics of one run (see the module docstring)."""
+    from keras import ops
+
+    from stickerchat import data as data_lib
+    from stickerchat.data import demo, pipeline
+
+    run = RunDir(model_dir)
+    config = run.read_config()
+    if config.data_dir is not None:
+        raise SystemExit(f"{model_dir}: trained on {config.data_dir}, not a built-in demo corpus (its latent variables are needed)")
+    model = run.load_model()
+    matcher = model.matcher
+    if getattr(matcher, "context_classifier", None) is None:
+        raise SystemExit(f"{model_dir}: the model has no query emoji head (train PESRS with --context_classify > 0)")
+    data = config.data
+    corpus = data_lib.load_corpus(None, data, verbose=False)
+    latent = demo.generate(demo.DemoSpec(seed=data.seed, preference=data.demo_preference, images=data.demo_images))
+    kind = {x.sticker_id: (x.emotion, x.accessory) for stickers in latent.stickers for x in stickers}
+    ids = sorted(kind)
+    _, raw = model.sticker_encoder(np.stack([corpus.sticker_image(i) for i in ids]).astype("float32"))
+    raw = np.array(raw, np.float64)
+    unit = raw / np.maximum(np.linalg.norm(raw, axis=-1, keepdims=True), 1e-12)
+    row = {sticker: j for j, sticker in enumerate(ids)}
+    sticker_emoji = _softmax(np.asarray(model.emoji_classifier(raw.astype("float32")), np.float64))
+
+    def pooled(context):
+        mask = ops.not_equal(context, specs.PAD_ID)
+        return matcher.context_pooling(matcher.utterance_encoder(context, padding_mask=mask), mask)
+
+    split = corpus.splits["test"]
+    dataset = pipeline.make_dataset(corpus, "test", corpus.config, batch_size=batch_size, training=False, with_meta=True)
+    logits, labels, terms = [], [], {name: [] for name in READS}
+    hits = {name: [] for name in READS}
+    query_right, variant_pick, variant_pick_masked, variant_chance = [], [], [], []
+    offset = 0
+    for inputs, _, _ in dataset:
+        masked = dict(inputs)
+        masked[specs.HISTORY_MASK] = np.zeros_like(np.asarray(inputs[specs.HISTORY_MASK]))
+        text = np.clip(np.asarray(model.predict_on_batch(masked)[specs.SCORES], np.float64), 1e-7, 1 - 1e-7)
+        full = np.asarray(model.predict_on_batch(inputs)[specs.SCORES], np.float64)
+        q = _softmax(np.asarray(matcher.context_classifier(pooled(inputs[specs.CONTEXT])), np.float64))
+        history_context = np.asarray(inputs[specs.HISTORY_CONTEXT])
+        b, h = history_context.shape[:2]
+        flat = history_context.reshape((b * h,) + history_context.shape[2:])
+        q_keys = _softmax(np.asarray(matcher.context_classifier(pooled(flat)), np.float64)).reshape(b, h, -1)
+        for j in range(b):
+            i = offset + j
+            candidates = [int(c) for c in split.candidate_ids[i]]
+            label = int(split.label[i])
+            truth = candidates[label]
+            emotion = kind[truth][0]
+            history = [int(corpus.selected[r]) for r in split.history[i] if r >= 0]
+            logits.append(np.log(text[j] / (1 - text[j])))
+            labels.append(label)
+            query_right.append(int(np.argmax(q[j])) == int(corpus.sticker_emoji[truth]))
+            same = [c for c, s in enumerate(candidates) if kind[s][0] == emotion]
+            has_kind = any(kind[s][0] == emotion for s in history)
+            if len(same) > 1 and has_kind:
+                variant_pick.append(max(same, key=lambda c: full[j, c]) == label)
+                variant_pick_masked.append(max(same, key=lambda c: text[j, c]) == label)
+                variant_chance.append(1.0 / len(same))
+            if not history:
+                for name in READS:
+                    terms[name].append(np.zeros(len(candidates)))
+                continue
+            similarity = unit[[row[s] for s in candidates]] @ unit[[row[s] for s in history]].T  # (cands, slots)
+            rows = [row[s] for s in history]
+            reads = {
+                "true emotion": np.array([float(kind[s][0] == emotion) for s in history]),
+                "query → stickers": q[j] @ sticker_emoji[rows].T,
+                "query → dialogs": q[j] @ q_keys[j, : len(history)].T,
+            }
+            for name, relevance in reads.items():
+                if relevance.sum() > 0:
+                    w = _sharpen(relevance) if name != "true emotion" else relevance / relevance.sum()
+                    terms[name].append(similarity @ w)
+                    if has_kind:
+                        hits[name].append(kind[history[int(np.argmax(w))]][0] == emotion)
+                else:
+                    terms[name].append(np.zeros(len(candidates)))
+            terms["candidate"].append(similarity.max(axis=1))
+            if has_kind:
+                hits["candidate"].append(kind[history[int(np.argmax(similarity[label]))]][0] == emotion)
+        offset += b
+    logits, labels = np.array(logits), np.array(labels)
+    r_at_1 = {
+        name: {str(a): float(np.mean((logits + float(a) * np.array(terms[name])).argmax(1) == labels)) for a in alphas}
+        for name in READS
+    }
+    return {
+        "model_dir": model_dir,
+        "R10@1": r_at_1,
+        "read_hit_rate": {name: float(np.mean(v)) if v else None for name, v in hits.items()},
+        "query_emoji_accuracy": float(np.mean(query_right)),
+        "variant_dialogs": len(variant_pick),
+        "variant_pick": float(np.mean(variant_pick)) if variant_pick else None,
+        "variant_pick_without_history": float(np.mean(variant_pick_masked)) if variant_pick else None,
+        "variant_chance": float(np.mean(variant_chance)) if variant_pick else None,
+    }
+
+
+def markdown(results, alphas) -> str:
+    lines = [
+        "## What a memory read adds to the trained text scores (R10@1 of s_text + α·m)\n",
+        "| run | read | hit rate | " + " | ".join(f"α={a}" for a in alphas) + " |",
+        "|---|---|---|" + "---|" * len(alphas),
+    ]
+    for r in results:
+        for name in READS:
+            hit = r["read_hit_rate"][name]
+            cells = " | ".join(f"{r['R10@1'][name][str(a)]:.3f}" for a in alphas)
+            lines.append(f"| {r['model_dir']} | {name} | {'–' if hit is None else f'{hit:.3f}'} | {cells} |")
+    lines += ["", "| run | query emoji accuracy | variant dialogs | variant pick | without history | chance |", "|---|---|---|---|---|---|"]
+    for r in results:
+        if r["variant_pick"] is None:
+            lines.append(f"| {r['model_dir']} | {r['query_emoji_accuracy']:.3f} | 0 | – | – | – |")
+            continue
+        lines.append(
+            f"| {r['model_dir']} | {r['query_emoji_accuracy']:.3f} | {r['variant_dialogs']} | {r['variant_pick']:.3f} | "
+            f"{r['variant_pick_without_history']:.3f} | {r['variant_chance']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise app.UsageError("give one or more run directories")
+    alphas = [float(a) for a in FLAGS.alphas]
+    alphas = [int(a) if a.is_integer() else a for a in alphas]
+    results = [analyse(d, FLAGS.batch_size, alphas) for d in argv[1:]]
+    os.makedirs(FLAGS.out_dir, exist_ok=True)
+    text = markdown(results, alphas)
+    runfiles.write_text(os.path.join(FLAGS.out_dir, "memory_oracle.md"), text)
+    runfiles.write_json(os.path.join(FLAGS.out_dir, "memory_oracle.json"), results, indent=1)
+    print(text)
+
+
+if __name__ == "__main__":
+    app.run(main)
