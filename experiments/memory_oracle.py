@@ -21,6 +21,9 @@ The reads:
 * `true emotion`: uniform over the slots whose sticker has the current
   dialog's emotion: a memory addressed by the dialog with a perfect query.
   What a dialog-keyed memory could add with this model's own features.
+* `simulated query`: the same, but the emotion read is the dialog's with
+  probability `--simulated_accuracy` and a random one otherwise (seeded):
+  how good a query has to be.
 * `query → stickers`: the model's query (its emoji head on h of Eq. 22,
   `--context_classify`) against the emoji classifier (§5.2) of each past
   sticker: `w_k ∝ (q · p_k)^8`. A dialog query with the chosen stickers as
@@ -49,9 +52,10 @@ from stickerchat.rundir import RunDir, runfiles
 flags.DEFINE_string("out_dir", "results/memory_oracle", "Where memory_oracle.md and .json are written.")
 flags.DEFINE_integer("batch_size", 50, "Test dialogs per batch.")
 flags.DEFINE_list("alphas", ["0", "1", "2", "4", "8"], "Weights α of the fixed memory term.")
+flags.DEFINE_float("simulated_accuracy", 0.85, "How often the simulated query names the dialog's emotion (else a random one).")
 FLAGS = flags.FLAGS
 
-READS = ("true emotion", "query → stickers", "query → dialogs", "candidate")
+READS = ("true emotion", "simulated query", "query → stickers", "query → dialogs", "candidate")
 
 
 def _softmax(x):
@@ -65,7 +69,7 @@ def _sharpen(relevance, power=8.0):
     return w / w.sum()
 
 
-def analyse(model_dir: str, batch_size: int, alphas) -> dict:
+def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float = 0.85) -> dict:
     """The reads' R10@1 at each α and the diagnostics of one run (see the module docstring)."""
     from keras import ops
 
@@ -95,6 +99,8 @@ def analyse(model_dir: str, batch_size: int, alphas) -> dict:
         mask = ops.not_equal(context, specs.PAD_ID)
         return matcher.context_pooling(matcher.utterance_encoder(context, padding_mask=mask), mask)
 
+    rng = np.random.default_rng(0)
+    num_emotions = len(demo.EMOTIONS)
     split = corpus.splits["test"]
     dataset = pipeline.make_dataset(corpus, "test", corpus.config, batch_size=batch_size, training=False, with_meta=True)
     logits, labels, terms = [], [], {name: [] for name in READS}
@@ -133,14 +139,16 @@ def analyse(model_dir: str, batch_size: int, alphas) -> dict:
                 continue
             similarity = unit[[row[s] for s in candidates]] @ unit[[row[s] for s in history]].T  # (cands, slots)
             rows = [row[s] for s in history]
+            guess = emotion if rng.random() < simulated_accuracy else int(rng.integers(num_emotions))
             reads = {
                 "true emotion": np.array([float(kind[s][0] == emotion) for s in history]),
+                "simulated query": np.array([float(kind[s][0] == guess) for s in history]),
                 "query → stickers": q[j] @ sticker_emoji[rows].T,
                 "query → dialogs": q[j] @ q_keys[j, : len(history)].T,
             }
             for name, relevance in reads.items():
                 if relevance.sum() > 0:
-                    w = _sharpen(relevance) if name != "true emotion" else relevance / relevance.sum()
+                    w = relevance / relevance.sum() if name in ("true emotion", "simulated query") else _sharpen(relevance)
                     terms[name].append(similarity @ w)
                     if has_kind:
                         hits[name].append(kind[history[int(np.argmax(w))]][0] == emotion)
@@ -195,7 +203,7 @@ def main(argv):
         raise app.UsageError("give one or more run directories")
     alphas = [float(a) for a in FLAGS.alphas]
     alphas = [int(a) if a.is_integer() else a for a in alphas]
-    results = [analyse(d, FLAGS.batch_size, alphas) for d in argv[1:]]
+    results = [analyse(d, FLAGS.batch_size, alphas, FLAGS.simulated_accuracy) for d in argv[1:]]
     os.makedirs(FLAGS.out_dir, exist_ok=True)
     text = markdown(results, alphas)
     runfiles.write_text(os.path.join(FLAGS.out_dir, "memory_oracle.md"), text)

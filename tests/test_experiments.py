@@ -93,7 +93,7 @@ def test_every_experiment_script(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (oracle,) = json.load(open(os.path.join(out, "memory_oracle.json")))
-    assert set(oracle["R10@1"]) == {"true emotion", "query → stickers", "query → dialogs", "candidate"}
+    assert set(oracle["R10@1"]) == {"true emotion", "simulated query", "query → stickers", "query → dialogs", "candidate"}
     assert all(0 <= v <= 1 for row in oracle["R10@1"].values() for v in row.values())
     assert oracle["read_hit_rate"]["true emotion"] in (1.0, None) and 0 <= oracle["query_emoji_accuracy"] <= 1
     # α = 0 is the text scores alone whatever the read.
