@@ -46,7 +46,6 @@ class TestPESRS(TestCase):
             specs.STICKER_ATTENTION: (3, d.num_candidates, d.context_len, p, p),
             specs.MEMORY_WEIGHTS: (3, d.history_len),
             specs.FUSION_GATE: (3, d.num_candidates, 1),
-            specs.CONTEXT_EMOJI_LOGITS: (3, m.num_emoji),  # the query's emoji head (`context_classify`, on by default)
         }
         assert {k: tuple(v.shape) for k, v in out.items()} == want
         for v in out.values():
@@ -55,7 +54,7 @@ class TestPESRS(TestCase):
         scores = to_numpy(out[specs.SCORES])
         assert np.all((scores > 0) & (scores < 1))
         assert np.ptp(scores, axis=1).min() > 1e-4  # candidates are told apart
-        plain = build_model("pesrs", config.replace(memory_loss=0.0, context_classify=0.0))
+        plain = build_model("pesrs", config)  # the auxiliary heads are off by default
         assert set(plain(_batch(config)).keys()) == {specs.SCORES, specs.EMOJI_LOGITS}
 
     def test_auxiliary_heads(self):
@@ -304,7 +303,8 @@ class TestCandidateQuery(TestCase):
         assert restored.get_config() == model.get_config()
 
     def test_the_read_differs_by_candidate(self):
-        config = _config(memory_query="candidate")
+        # W_c starts as W_δ does: from I/√d here (from zero, the default, every read starts uniform).
+        config = _config(memory_query="candidate", memory_read_init="identity")
         model = build_model("pesrs", config, return_attention=True)
         delta = to_numpy(model(_batch(config, seed=12, min_history=3))[specs.MEMORY_WEIGHTS])
         assert np.ptp(delta, axis=1).max() > 1e-3  # not one read for every candidate, as with the dialog's query alone

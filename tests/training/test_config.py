@@ -88,4 +88,5 @@ def test_a_config_written_before_a_field_existed_reads_as_it_was_trained():
     assert (old.model.lexical_match, old.model.memory_read_init) == (False, "default")
     # A config written today round-trips with today's defaults.
     assert config_lib.Config.from_dict(config_lib.cpu().to_dict()) == config_lib.cpu()
-    assert config_lib.cpu().model.context_classify == 1.0 and config_lib.cpu().model.history_encoding == "residual"
+    assert config_lib.cpu().model.context_classify == 0.0 and config_lib.cpu().model.history_encoding == "rnn"
+    assert config_lib.cpu().model.memory_read_init == "zeros" and config_lib.cpu().model.memory_query == "dialog"
