@@ -29,7 +29,8 @@ The reads:
   sticker: `w_k ∝ (q · p_k)^8`. A dialog query with the chosen stickers as
   keys (the WeightedMem form, Eq. 35).
 * `query → dialogs`: the same head on the history dialogs (Eq. 16–17): the
-  keys Eq. 23 has.
+  keys Eq. 23 has. These two need the query's emoji head (`--context_classify
+  > 0`); for a model without it they are reported as not measured (None).
 * `candidate`: each candidate's most similar past sticker (what
   `--memory_query=candidate` reads at its start).
 
@@ -82,8 +83,9 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
         raise SystemExit(f"{model_dir}: trained on {config.data_dir}, not a built-in demo corpus (its latent variables are needed)")
     model = run.load_model()
     matcher = model.matcher
-    if getattr(matcher, "context_classifier", None) is None:
-        raise SystemExit(f"{model_dir}: the model has no query emoji head (train PESRS with --context_classify > 0)")
+    # The two reads by the model's query need its emoji head (`--context_classify > 0`); without it they are None.
+    has_head = getattr(matcher, "context_classifier", None) is not None
+    reads_measured = tuple(name for name in READS if has_head or not name.startswith("query"))
     data = config.data
     corpus = data_lib.load_corpus(None, data, verbose=False)
     latent = demo.generate(demo.DemoSpec(seed=data.seed, preference=data.demo_preference, images=data.demo_images))
@@ -112,11 +114,13 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
         masked[specs.HISTORY_MASK] = np.zeros_like(np.asarray(inputs[specs.HISTORY_MASK]))
         text = np.clip(np.asarray(model.predict_on_batch(masked)[specs.SCORES], np.float64), 1e-7, 1 - 1e-7)
         full = np.asarray(model.predict_on_batch(inputs)[specs.SCORES], np.float64)
-        q = _softmax(np.asarray(matcher.context_classifier(pooled(inputs[specs.CONTEXT])), np.float64))
-        history_context = np.asarray(inputs[specs.HISTORY_CONTEXT])
-        b, h = history_context.shape[:2]
-        flat = history_context.reshape((b * h,) + history_context.shape[2:])
-        q_keys = _softmax(np.asarray(matcher.context_classifier(pooled(flat)), np.float64)).reshape(b, h, -1)
+        b = text.shape[0]
+        if has_head:
+            q = _softmax(np.asarray(matcher.context_classifier(pooled(inputs[specs.CONTEXT])), np.float64))
+            history_context = np.asarray(inputs[specs.HISTORY_CONTEXT])
+            h = history_context.shape[1]
+            flat = history_context.reshape((b * h,) + history_context.shape[2:])
+            q_keys = _softmax(np.asarray(matcher.context_classifier(pooled(flat)), np.float64)).reshape(b, h, -1)
         for j in range(b):
             i = offset + j
             candidates = [int(c) for c in split.candidate_ids[i]]
@@ -126,7 +130,8 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
             history = [int(corpus.selected[r]) for r in split.history[i] if r >= 0]
             logits.append(np.log(text[j] / (1 - text[j])))
             labels.append(label)
-            query_right.append(int(np.argmax(q[j])) == int(corpus.sticker_emoji[truth]))
+            if has_head:
+                query_right.append(int(np.argmax(q[j])) == int(corpus.sticker_emoji[truth]))
             same = [c for c, s in enumerate(candidates) if kind[s][0] == emotion]
             has_kind = any(kind[s][0] == emotion for s in history)
             if len(same) > 1 and has_kind:
@@ -134,7 +139,7 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
                 variant_pick_masked.append(max(same, key=lambda c: text[j, c]) == label)
                 variant_chance.append(1.0 / len(same))
             if not history:
-                for name in READS:
+                for name in reads_measured:
                     terms[name].append(np.zeros(len(candidates)))
                 continue
             similarity = unit[[row[s] for s in candidates]] @ unit[[row[s] for s in history]].T  # (cands, slots)
@@ -143,9 +148,10 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
             reads = {
                 "true emotion": np.array([float(kind[s][0] == emotion) for s in history]),
                 "simulated query": np.array([float(kind[s][0] == guess) for s in history]),
-                "query → stickers": q[j] @ sticker_emoji[rows].T,
-                "query → dialogs": q[j] @ q_keys[j, : len(history)].T,
             }
+            if has_head:
+                reads["query → stickers"] = q[j] @ sticker_emoji[rows].T
+                reads["query → dialogs"] = q[j] @ q_keys[j, : len(history)].T
             for name, relevance in reads.items():
                 if relevance.sum() > 0:
                     w = relevance / relevance.sum() if name in ("true emotion", "simulated query") else _sharpen(relevance)
@@ -161,13 +167,15 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
     logits, labels = np.array(logits), np.array(labels)
     r_at_1 = {
         name: {str(a): float(np.mean((logits + float(a) * np.array(terms[name])).argmax(1) == labels)) for a in alphas}
+        if name in reads_measured
+        else None
         for name in READS
     }
     return {
         "model_dir": model_dir,
         "R10@1": r_at_1,
         "read_hit_rate": {name: float(np.mean(v)) if v else None for name, v in hits.items()},
-        "query_emoji_accuracy": float(np.mean(query_right)),
+        "query_emoji_accuracy": float(np.mean(query_right)) if has_head else None,
         "variant_dialogs": len(variant_pick),
         "variant_pick": float(np.mean(variant_pick)) if variant_pick else None,
         "variant_pick_without_history": float(np.mean(variant_pick_masked)) if variant_pick else None,
@@ -183,16 +191,20 @@ def markdown(results, alphas) -> str:
     ]
     for r in results:
         for name in READS:
+            if r["R10@1"][name] is None:
+                lines.append(f"| {r['model_dir']} | {name} | – | " + " | ".join("–" for _ in alphas) + " |")
+                continue
             hit = r["read_hit_rate"][name]
             cells = " | ".join(f"{r['R10@1'][name][str(a)]:.3f}" for a in alphas)
             lines.append(f"| {r['model_dir']} | {name} | {'–' if hit is None else f'{hit:.3f}'} | {cells} |")
     lines += ["", "| run | query emoji accuracy | variant dialogs | variant pick | without history | chance |", "|---|---|---|---|---|---|"]
     for r in results:
+        accuracy = "– (no query head)" if r["query_emoji_accuracy"] is None else f"{r['query_emoji_accuracy']:.3f}"
         if r["variant_pick"] is None:
-            lines.append(f"| {r['model_dir']} | {r['query_emoji_accuracy']:.3f} | 0 | – | – | – |")
+            lines.append(f"| {r['model_dir']} | {accuracy} | 0 | – | – | – |")
             continue
         lines.append(
-            f"| {r['model_dir']} | {r['query_emoji_accuracy']:.3f} | {r['variant_dialogs']} | {r['variant_pick']:.3f} | "
+            f"| {r['model_dir']} | {accuracy} | {r['variant_dialogs']} | {r['variant_pick']:.3f} | "
             f"{r['variant_pick_without_history']:.3f} | {r['variant_chance']:.3f} |"
         )
     return "\n".join(lines) + "\n"
