@@ -233,3 +233,22 @@ def sweep_plot(name: str, title: str, xlabel: str, xs: List, results: List[Dict[
     table += "\n".join(f"| {n['x']} | " + " | ".join(f"{n[k]:.3f}" for k in metric_names) + " |" for n in numbers)
     write_text(f"{name}.md", table)
     return png
+
+
+def mask_history(inputs):
+    """A copy of one batch's model inputs with every history slot masked (the memory reads nothing)."""
+    from stickerchat import specs
+
+    inputs = dict(inputs)
+    inputs[specs.HISTORY_MASK] = np.zeros_like(np.asarray(inputs[specs.HISTORY_MASK]))
+    return inputs
+
+
+def memory_query(matcher, contexts):
+    """A matcher's memory query h of Eq. 21–22 (or the keys' h̄ᵏ of Eq. 16–17) for int32 contexts `(..., turns, words)`."""
+    from keras import ops
+
+    from stickerchat import specs
+
+    mask = ops.not_equal(contexts, specs.PAD_ID)
+    return matcher.context_pooling(matcher.utterance_encoder(contexts, padding_mask=mask), mask)

@@ -19,8 +19,6 @@ METHODS = (
     ("--preference=literal (Eq. 31-32 as printed)", "pesrs", {"model.preference": "literal"}, "pesrs_literal_memory"),
     ("--memory_read_init=default (Glorot W_delta)", "pesrs", {"model.memory_read_init": "default"}, "pesrs_read_init_default"),
     ("--nolexical_match", "pesrs", {"model.lexical_match": False}, "pesrs_no_lexical_match"),
-    ("--memory_query=dialog (Eq. 23 as printed)", "pesrs", {"model.memory_query": "dialog"}, "pesrs_dialog_query"),
-    ("--context_classify=0 (no emoji head on the query)", "pesrs", {"model.context_classify": 0.0}, "pesrs_no_context_classify"),
     ("SRS", "srs", {}),
 )
 

@@ -15,7 +15,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from stickerchat import specs
+from experiments.common import mask_history
 from stickerchat.evaluation import compare as compare_lib
 from stickerchat.evaluation import metrics as metrics_lib
 from stickerchat.evaluation import scoring
@@ -29,9 +29,7 @@ FLAGS = flags.FLAGS
 def without_history(dataset):
     """The pipeline's `(inputs, targets, meta)` batches with every history slot masked."""
     for inputs, targets, meta in dataset:
-        inputs = dict(inputs)
-        inputs[specs.HISTORY_MASK] = np.zeros_like(np.asarray(inputs[specs.HISTORY_MASK]))
-        yield inputs, targets, meta
+        yield mask_history(inputs), targets, meta
 
 
 def history_gain(model_dir: str, batch_size: int) -> dict:

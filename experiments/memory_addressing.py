@@ -36,6 +36,7 @@ import os
 import numpy as np
 from absl import app, flags
 
+from experiments.common import memory_query
 from stickerchat import specs
 from stickerchat.rundir import RunDir
 
@@ -102,13 +103,11 @@ def read_weights(model_dir: str, batch_size: int) -> dict:
 
 def query_separation(matcher, corpus, pairs: int = 20000) -> dict:
     """How well the query h of Eq. 22 separates the test dialogs by the emoji of the sticker sent."""
-    from keras import ops
 
     split = corpus.splits["test"]
     contexts = corpus.contexts[split.index]
     kinds = np.array([corpus.sticker_emoji[int(split.candidate_ids[i, split.label[i]])] for i in range(len(split))])
-    mask = ops.not_equal(contexts, specs.PAD_ID)
-    h = np.asarray(matcher.context_pooling(matcher.utterance_encoder(contexts, padding_mask=mask), mask), np.float64)
+    h = np.asarray(memory_query(matcher, contexts), np.float64)
     h /= np.maximum(np.linalg.norm(h, axis=-1, keepdims=True), 1e-12)
     similarity = h @ h.T
     different = kinds[:, None] != kinds[None, :]

@@ -47,6 +47,7 @@ import os
 import numpy as np
 from absl import app, flags
 
+from experiments.common import mask_history, memory_query
 from stickerchat import specs
 from stickerchat.rundir import RunDir, runfiles
 
@@ -72,8 +73,6 @@ def _sharpen(relevance, power=8.0):
 
 def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float = 0.85) -> dict:
     """The reads' R10@1 at each α and the diagnostics of one run (see the module docstring)."""
-    from keras import ops
-
     from stickerchat import data as data_lib
     from stickerchat.data import demo, pipeline
 
@@ -97,10 +96,6 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
     row = {sticker: j for j, sticker in enumerate(ids)}
     sticker_emoji = _softmax(np.asarray(model.emoji_classifier(raw.astype("float32")), np.float64))
 
-    def pooled(context):
-        mask = ops.not_equal(context, specs.PAD_ID)
-        return matcher.context_pooling(matcher.utterance_encoder(context, padding_mask=mask), mask)
-
     rng = np.random.default_rng(0)
     num_emotions = len(demo.EMOTIONS)
     split = corpus.splits["test"]
@@ -110,17 +105,15 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
     query_right, variant_pick, variant_pick_masked, variant_chance = [], [], [], []
     offset = 0
     for inputs, _, _ in dataset:
-        masked = dict(inputs)
-        masked[specs.HISTORY_MASK] = np.zeros_like(np.asarray(inputs[specs.HISTORY_MASK]))
-        text = np.clip(np.asarray(model.predict_on_batch(masked)[specs.SCORES], np.float64), 1e-7, 1 - 1e-7)
+        text = np.clip(np.asarray(model.predict_on_batch(mask_history(inputs))[specs.SCORES], np.float64), 1e-7, 1 - 1e-7)
         full = np.asarray(model.predict_on_batch(inputs)[specs.SCORES], np.float64)
         b = text.shape[0]
         if has_head:
-            q = _softmax(np.asarray(matcher.context_classifier(pooled(inputs[specs.CONTEXT])), np.float64))
+            q = _softmax(np.asarray(matcher.context_classifier(memory_query(matcher, inputs[specs.CONTEXT])), np.float64))
             history_context = np.asarray(inputs[specs.HISTORY_CONTEXT])
             h = history_context.shape[1]
             flat = history_context.reshape((b * h,) + history_context.shape[2:])
-            q_keys = _softmax(np.asarray(matcher.context_classifier(pooled(flat)), np.float64)).reshape(b, h, -1)
+            q_keys = _softmax(np.asarray(matcher.context_classifier(memory_query(matcher, flat)), np.float64)).reshape(b, h, -1)
         for j in range(b):
             i = offset + j
             candidates = [int(c) for c in split.candidate_ids[i]]

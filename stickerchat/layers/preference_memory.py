@@ -126,33 +126,30 @@ class PreferenceMemory(keras.layers.Layer):
 
     def call(self, query, values, history_mask, keys=None, candidates=None, history_stickers=None):
         mask = ops.cast(history_mask, "bool")
-        if self.candidate_query:
-            if keys is None or candidates is None or history_stickers is None:
-                raise ValueError("candidate_query needs the keys ĥᵏ, the candidates O_c and the history stickers O_k")
-            projected = ops.matmul(query, ops.cast(self.read_kernel, query.dtype))  # h W_δ
-            dialog = ops.einsum("bd,bkd->bk", ops.cast(projected, "float32"), ops.cast(keys, "float32"))  # Eq. 23
-            by_candidate = ops.matmul(candidates, ops.cast(self.candidate_kernel, candidates.dtype))  # O_c W_c
-            candidate = ops.einsum(
-                "bcd,bkd->bck", ops.cast(by_candidate, "float32"), ops.cast(history_stickers, "float32")
-            )
-            weights = masked_softmax(ops.expand_dims(dialog, 1) + candidate, ops.expand_dims(mask, 1), axis=-1)
-            read = ops.einsum("bck,bkd->bcd", ops.cast(weights, values.dtype), values)  # Eq. 24, per candidate
-            return read, weights
         if self.memory == "average":
             weights = ops.cast(mask, "float32")
             weights = weights / ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1.0)  # Eq. 34
+            read = ops.einsum("bk,bkd->bd", ops.cast(weights, values.dtype), values)  # Eq. 34
+            return read, weights
+        if self.memory == "attention":
+            if keys is None:
+                raise ValueError("memory='attention' needs the keys ĥᵏ")
+            addresses = keys  # Eq. 23
         else:
-            if self.memory == "attention":
-                if keys is None:
-                    raise ValueError("memory='attention' needs the keys ĥᵏ")
-                addresses = keys  # Eq. 23
-            else:
-                addresses = values  # Eq. 35
-            projected = ops.matmul(query, ops.cast(self.read_kernel, query.dtype))  # h W_δ
-            logits = ops.einsum("bd,bkd->bk", ops.cast(projected, "float32"), ops.cast(addresses, "float32"))
+            addresses = values  # Eq. 35
+        projected = ops.matmul(query, ops.cast(self.read_kernel, query.dtype))  # h W_δ
+        logits = ops.einsum("bd,bkd->bk", ops.cast(projected, "float32"), ops.cast(addresses, "float32"))
+        if not self.candidate_query:
             weights = masked_softmax(logits, mask, axis=-1)  # δ_k, Eq. 23 / 35
-        read = ops.einsum("bk,bkd->bd", ops.cast(weights, values.dtype), values)  # Eq. 24 / 34 / 36
-        return read, weights
+            return ops.einsum("bk,bkd->bd", ops.cast(weights, values.dtype), values), weights  # Eq. 24 / 36
+        if candidates is None or history_stickers is None:
+            raise ValueError("candidate_query needs the candidates O_c and the history stickers O_k")
+        by_candidate = ops.matmul(candidates, ops.cast(self.candidate_kernel, candidates.dtype))  # O_c W_c
+        logits = ops.expand_dims(logits, 1) + ops.einsum(
+            "bcd,bkd->bck", ops.cast(by_candidate, "float32"), ops.cast(history_stickers, "float32")
+        )
+        weights = masked_softmax(logits, ops.expand_dims(mask, 1), axis=-1)  # δ_{c,k}
+        return ops.einsum("bck,bkd->bcd", ops.cast(weights, values.dtype), values), weights  # Eq. 24, per candidate
 
     def compute_output_shape(
         self, query_shape, values_shape, history_mask_shape=None, keys_shape=None, candidates_shape=None, *args
