@@ -15,10 +15,14 @@ from experiments import common
 
 METHODS = (
     ("PESRS (defaults)", "pesrs", {}),
-    ("--preference=direct (r_c also outside the gate)", "pesrs", {"model.preference": "direct"}, "pesrs_direct"),
+    ("--preference=candidate (r_c inside the gate only)", "pesrs", {"model.preference": "candidate"}, "pesrs_candidate"),
     ("--preference=literal (Eq. 31-32 as printed)", "pesrs", {"model.preference": "literal"}, "pesrs_literal_memory"),
-    ("--memory_read_init=default (Glorot W_delta)", "pesrs", {"model.memory_read_init": "default"}, "pesrs_read_init_default"),
     ("--nolexical_match", "pesrs", {"model.lexical_match": False}, "pesrs_no_lexical_match"),
+    ("--context_encoding=max (Eq. 17, 22)", "pesrs", {"model.context_encoding": "max"}, "pesrs_context_max"),
+    ("--memory_address=bilinear (Eq. 23)", "pesrs", {"model.memory_address": "bilinear"}, "pesrs_address_bilinear"),
+    ("--history_encoding=rnn (Eq. 19-20)", "pesrs", {"model.history_encoding": "rnn"}, "pesrs_history_rnn"),
+    ("--memory_loss=0", "pesrs", {"model.memory_loss": 0.0}, "pesrs_no_memory_loss"),
+    ("--context_classify=0", "pesrs", {"model.context_classify": 0.0}, "pesrs_no_context_classify"),
     ("SRS", "srs", {}),
 )
 

@@ -6,9 +6,10 @@
 
 MostSelected has no trainable weights: its run trains nothing (a zero-step
 run) and is evaluated like the others. "PESRS (memory as printed)" is PESRS
-with the memory of Eq. 19–24 and 31–32 as printed (`--preference=literal
+with the memory of Eq. 16–24 and 31–32 as printed (`--preference=literal
 --history_encoding=rnn --memory_read_init=default --memory_loss=0
---context_classify=0 --memory_query=dialog`), the
+--context_classify=0 --memory_query=dialog --context_encoding=max
+--memory_address=bilinear`), the
 other defaults kept: what the memory's deviations add.
 """
 
@@ -32,6 +33,8 @@ METHODS = (
             "memory_loss": 0.0,
             "context_classify": 0.0,
             "memory_query": "dialog",
+            "context_encoding": "max",
+            "memory_address": "bilinear",
         },
         "pesrs_memory_as_printed",
     ),

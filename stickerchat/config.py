@@ -130,12 +130,15 @@ class ModelConfig:
         use_classify: bool. Auxiliary emoji classification loss (False:
             "w/o Classify").
         preference: str. How the preference memory meets the candidates
-            (Eq. 31–32): `candidate` (the default; a deviation) reads r per
+            (Eq. 31–32): `candidate` (a deviation) reads r per
             candidate as `r_c = r ⊙ FC(O_flat_c)`, so the memory can prefer
             the candidates that resemble the stickers the user chose in
-            similar contexts; `direct` also adds `FC'(r_c)` to the logit
-            outside the gate of Eq. 31 (measured: no better than
-            `candidate` once W_δ starts at zero, see the README); `literal`
+            similar contexts; `direct` (the default since issue 20's fix)
+            also adds `FC'(r_c)` to the logit outside the gate of Eq. 31, so
+            a read that the gate shuts still reaches the score (with the
+            memory of 418e696 it measured no better than `candidate`; with
+            the addressing memory it is where the read pays, README);
+            `literal`
             uses one r for every candidate, as printed, which cannot rank
             candidates by the history (see `GatedFusion`).
         fusion_dropout: Optional[float]. Dropout of the fusion Transformer
@@ -167,26 +170,33 @@ class ModelConfig:
             per-emotion demo corpus; over seeds 0–2 it did not help there
             and cost MAP on the default corpus (README).
         history_encoding: str. How the memory's keys and values are encoded
-            from the history (Eq. 19–20): `rnn` (the default, the GRU as
+            from the history (Eq. 19–20): `rnn` (the GRU as
             printed: each slot a blend of the slots before it) or `residual`
             (the slot's own input added to the position-aware GRU's output,
             so key k is dialog k and value k sticker k; see
             `HistoryEncoder`). `residual` was the default from 4eed6dd to
-            7e1e951 (see `memory_read_init`).
+            7e1e951 (see `memory_read_init`). `keys`: the keys as
+            `residual` (the position-aware GRU of Eq. 19 with the skip) and
+            the values the history stickers themselves (Eq. 18; Eq. 20's RNN
+            skipped), so a read of the past dialogs like this one returns
+            the stickers chosen in them, not a blend of every sticker up to
+            them; the default since issue 20's fix. For the memories
+            without keys (AverageMem, WeightedMem) `keys` leaves the values
+            unencoded.
         memory_loss: float. Weight of a second hinge term (Eq. 33) on the
             memory's own scores `σ(FC_m(r_c))` (`GatedFusion(memory_score=
             True)`; not in the paper): a learning signal for the addressing
             that the gate of Eq. 31 does not scale down. The model still
-            ranks by Eq. 32. 0, the default and the paper's objective
-            (measured on the per-emotion demo corpus, seed 0, before
-            `context_classify`: MAP 0.744 against 0.734 without it, and the
-            gate of Eq. 31 still shut the memory, mean f_g 0.99; see the
-            README).
+            ranks by Eq. 32. 1 is the default since issue 20's fix; 0 is
+            the paper's objective (with the memory of 418e696 on the
+            per-emotion demo corpus, seed 0: MAP 0.744 against 0.734
+            without it, and the gate of Eq. 31 still shut the memory, mean
+            f_g 0.99; see the README).
         context_classify: float. Weight of an auxiliary cross-entropy that
             predicts the emoji of the sticker the user sent from the memory
-            query h of Eq. 22 (a `Dense` head on h; not in the paper; 0, the
-            default and the paper's objective; 1 from 4eed6dd to 7e1e951,
-            see `memory_read_init`). Mean-pooled over words and max-pooled over
+            query h of Eq. 22 (a `Dense` head on h; not in the paper; 1, the
+            default since issue 20's fix and from 4eed6dd to 7e1e951; 0 is
+            the paper's objective). Mean-pooled over words and max-pooled over
             utterances, h is dominated by the filler words: on the
             per-emotion demo corpus the trained model's h told dialogs of
             the same emotion from others no better than chance (cosine
@@ -212,6 +222,26 @@ class ModelConfig:
             (`experiments.memory_oracle`): every candidate, of any emotion,
             finds the stickers like it that the user chose before. See the
             README.
+        context_encoding: str. How the utterances of a dialog pool into one
+            vector, for the memory's query h (Eq. 21–22) and its keys h̄ᵏ
+            (Eq. 16–17) alike: `max` (as printed: mean over the words, max
+            over the utterances) or `rnn` (mean over the words, then a GRU
+            over the utterances, oldest first, its last state; not in the
+            paper; `ContextPooling(utterance_pooling='rnn')`; the default
+            since issue 20's fix). The max is
+            blind to the order of the utterances, so a dialog that names
+            one emotion in its latest message and another in an earlier one
+            cannot be told from the reverse.
+        memory_address: str. How the query meets a key in Eq. 23 (and the
+            WeightedMem's Eq. 35): `bilinear` (as printed, `h W_δ ĥᵏ`) or
+            `cosine` (`β cos(h W_δ, ĥᵏ)`, W_δ from the identity and the
+            sharpness β learned from 10; not in the paper;
+            `PreferenceMemory(address='cosine')`; the default since issue
+            20's fix). The bilinear logit is
+            the product of the norms of h and ĥᵏ: from W_δ = 0 the read is
+            the history's mean until W_δ grows, and the gradient that
+            would grow it is the read's, which says little while the read
+            is a mean. `memory_read_init` has no effect with `cosine`.
     """
 
     vocab_size: int = 0
@@ -234,17 +264,19 @@ class ModelConfig:
     use_memory: bool = True
     use_time_aware_rnn: bool = True
     use_classify: bool = True
-    preference: str = "candidate"
+    preference: str = "direct"
     fusion_dropout: Optional[float] = 0.0
     sticker_norm: bool = True
     relation_init: str = "dot"
     text_product: bool = True
     lexical_match: bool = True
     memory_read_init: str = "zeros"
-    history_encoding: str = "rnn"
-    memory_loss: float = 0.0
-    context_classify: float = 0.0
+    history_encoding: str = "keys"
+    memory_loss: float = 1.0
+    context_classify: float = 1.0
     memory_query: str = "dialog"
+    context_encoding: str = "rnn"
+    memory_address: str = "cosine"
 
 
 @dataclasses.dataclass
@@ -376,6 +408,8 @@ ABSENT_MEANS = {
         "memory_loss": 0.0,
         "context_classify": 0.0,
         "memory_query": "dialog",
+        "context_encoding": "max",
+        "memory_address": "bilinear",
     },
 }
 

@@ -3,7 +3,10 @@
 import keras
 from keras import ops
 
+from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.masking import masked_max, masked_mean
+
+UTTERANCE_POOLINGS = ("max", "rnn")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -16,6 +19,19 @@ class ContextPooling(keras.layers.Layer):
     out of the mean and padded utterances out of the max; a context without
     any word gives the zero vector.
 
+    With `utterance_pooling='rnn'` (`ModelConfig.context_encoding='rnn'`; a
+    **deviation**, not in the paper) Eq. 17 / 22's max over the utterances
+    is replaced by a GRU run over the utterance vectors of Eq. 16 / 21 in
+    chronological order, its last state being h̄ᵏ / h (padded utterances
+    skipped; a context without any word still gives the zero vector). The
+    max is blind to the order of the utterances: a dialog whose latest
+    message names one emotion and an earlier one another pools to the same
+    vector as the dialog the other way round, so the query cannot say which
+    emotion the reply answers, and a read of the past selections by it
+    lifts the wrong ones (measured with `experiments.memory_oracle`, see
+    the README). The GRU sees the order. The keys and the query share it,
+    as they share the max in the paper.
+
     Call args:
         encodings: tensor `(batch, ..., turns, words, dim)`, utterance
             encoder outputs.
@@ -24,6 +40,12 @@ class ContextPooling(keras.layers.Layer):
 
     Returns:
         tensor `(batch, ..., dim)`.
+
+    Args:
+        utterance_pooling: str. `max` (Eq. 17 / 22 as printed, the default)
+            or `rnn`.
+        init_stddev: float. Truncated-normal std of the GRU's kernels
+            (`rnn` only). Defaults to 0.02.
 
     Reading of Eq. 16: the history utterances are encoded by the same
     Transformer (Eq. 2–8, shared weights) as the current ones, each
@@ -39,10 +61,43 @@ class ContextPooling(keras.layers.Layer):
         Eq. 16–17 and Eq. 21–22 of the PESRS paper (§5.5.1, §5.5.2).
     """
 
+    def __init__(self, utterance_pooling="max", init_stddev=0.02, **kwargs):
+        super().__init__(**kwargs)
+        if utterance_pooling not in UTTERANCE_POOLINGS:
+            raise ValueError(f"Unknown utterance_pooling '{utterance_pooling}'; choose one of {UTTERANCE_POOLINGS}")
+        self.utterance_pooling = utterance_pooling
+        self.init_stddev = float(init_stddev)
+
+    def build(self, encodings_shape, padding_mask_shape=None):
+        if self.utterance_pooling == "rnn":
+            dim = encodings_shape[-1]
+            self.rnn = keras.layers.GRU(
+                dim,
+                kernel_initializer=truncated_normal(self.init_stddev),
+                recurrent_initializer=truncated_normal(self.init_stddev, "orthogonal"),
+                dtype=self.dtype_policy,
+                name="rnn",
+            )
+            self.rnn.build((None, encodings_shape[-3], dim))
+        self.built = True
+
     def call(self, encodings, padding_mask):
         utterances = masked_mean(encodings, padding_mask, axis=-2)  # Eq. 16 / 21
         utterance_mask = ops.any(padding_mask, axis=-1)
-        return masked_max(utterances, utterance_mask, axis=-2)  # Eq. 17 / 22
+        if self.utterance_pooling == "max":
+            return masked_max(utterances, utterance_mask, axis=-2)  # Eq. 17 / 22
+        # The deviation: a GRU over the utterances, oldest first, its last state (in place of Eq. 17 / 22's max).
+        turns, dim = utterances.shape[-2], utterances.shape[-1]
+        pooled = self.rnn(
+            ops.reshape(utterances, (-1, turns, dim)), mask=ops.reshape(utterance_mask, (-1, turns))
+        )
+        pooled = ops.where(ops.any(ops.reshape(utterance_mask, (-1, turns)), axis=-1, keepdims=True), pooled, 0.0)
+        return ops.reshape(ops.cast(pooled, utterances.dtype), (-1,) + tuple(utterances.shape[1:-2]) + (dim,))
 
     def compute_output_shape(self, encodings_shape, padding_mask_shape=None):
         return tuple(encodings_shape[:-3]) + (encodings_shape[-1],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"utterance_pooling": self.utterance_pooling, "init_stddev": self.init_stddev})
+        return config

@@ -7,6 +7,8 @@ from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.masking import masked_softmax
 
 MEMORY_TYPES = ("attention", "average", "weighted")
+# How the query meets a key in Eq. 23 (and Eq. 35): `bilinear` as printed (h W_δ ĥᵏ) or `cosine` (β cos(h W_δ, ĥᵏ)).
+MEMORY_ADDRESSES = ("bilinear", "cosine")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -44,6 +46,20 @@ class PreferenceMemory(keras.layers.Layer):
             resemble the current one (the motivation of §5.5) and W_δ
             learns from there. Needs keys of the query's width. Defaults to
             False.
+        address: str. `bilinear` (Eq. 23 / 35 as printed, the default):
+            the logit of slot k is `h W_δ ĥᵏ`. `cosine` (**deviation**,
+            `ModelConfig.memory_address='cosine'`): `β · cos(h W_δ, ĥᵏ)`,
+            the content addressing of Neural Turing Machines, with W_δ
+            started at the identity (whatever `zero_read` says) and a
+            learned sharpness β started at `address_scale`. The bilinear
+            logit's scale is the product of two vectors' norms, so δ is
+            nearly uniform until W_δ has grown; the cosine's scale is β,
+            so from the first step δ reads the past dialogs most like the
+            current one, peaked as much as β says, and the gradient that
+            reaches W_δ comes through a read that already depends on the
+            dialog.
+        address_scale: float. The start of β (`cosine` only). Defaults to
+            10.
         candidate_query: bool. **Deviation** (`ModelConfig.memory_query=
             'candidate'`; `attention` only). Each candidate sticker joins the
             query: `δ_{c,k} = softmax_k(h W_δ ĥᵏ + O_c W_c O_k)` and
@@ -90,6 +106,8 @@ class PreferenceMemory(keras.layers.Layer):
         zero_read=False,
         identity_read=False,
         candidate_query=False,
+        address="bilinear",
+        address_scale=10.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -105,8 +123,14 @@ class PreferenceMemory(keras.layers.Layer):
         if candidate_query and memory != "attention":
             raise ValueError(f"PreferenceMemory(candidate_query=True) needs memory='attention', not '{memory}'")
         self.candidate_query = bool(candidate_query)
+        if address not in MEMORY_ADDRESSES:
+            raise ValueError(f"Unknown address '{address}'; choose one of {MEMORY_ADDRESSES}")
+        self.address = address
+        self.address_scale = float(address_scale)
 
     def _kernel_initializer(self):
+        if self.address == "cosine":
+            return keras.initializers.Identity()
         if self.zero_read:
             return "zeros"
         if self.identity_read:
@@ -117,6 +141,10 @@ class PreferenceMemory(keras.layers.Layer):
         if self.memory != "average":
             self.read_kernel = self.add_weight(  # W_δ
                 name="read_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer=self._kernel_initializer()
+            )
+        if self.memory != "average" and self.address == "cosine":
+            self.address_sharpness = self.add_weight(  # β
+                name="address_sharpness", shape=(), initializer=keras.initializers.Constant(self.address_scale)
             )
         if self.candidate_query:
             self.candidate_kernel = self.add_weight(  # W_c
@@ -138,7 +166,12 @@ class PreferenceMemory(keras.layers.Layer):
         else:
             addresses = values  # Eq. 35
         projected = ops.matmul(query, ops.cast(self.read_kernel, query.dtype))  # h W_δ
-        logits = ops.einsum("bd,bkd->bk", ops.cast(projected, "float32"), ops.cast(addresses, "float32"))
+        projected, addresses = ops.cast(projected, "float32"), ops.cast(addresses, "float32")
+        if self.address == "cosine":  # the deviation: β cos(h W_δ, ĥᵏ)
+            projected = projected * ops.rsqrt(ops.sum(ops.square(projected), axis=-1, keepdims=True) + 1e-6)
+            addresses = addresses * ops.rsqrt(ops.sum(ops.square(addresses), axis=-1, keepdims=True) + 1e-6)
+            projected = projected * ops.cast(self.address_sharpness, "float32")
+        logits = ops.einsum("bd,bkd->bk", projected, addresses)
         if not self.candidate_query:
             weights = masked_softmax(logits, mask, axis=-1)  # δ_k, Eq. 23 / 35
             return ops.einsum("bk,bkd->bd", ops.cast(weights, values.dtype), values), weights  # Eq. 24 / 36
@@ -175,6 +208,8 @@ class PreferenceMemory(keras.layers.Layer):
                 "zero_read": self.zero_read,
                 "identity_read": self.identity_read,
                 "candidate_query": self.candidate_query,
+                "address": self.address,
+                "address_scale": self.address_scale,
             }
         )
         return config

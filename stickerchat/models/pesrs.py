@@ -34,6 +34,7 @@ from stickerchat.layers import (
     UtteranceEncoder,
     sticker_map_size,
 )
+from stickerchat.layers.context_pooling import UTTERANCE_POOLINGS
 from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.preference_memory import MEMORY_TYPES
 from stickerchat.models.ranker import (
@@ -59,8 +60,9 @@ _RANKER_DEFAULTS.update(name=None, trainable=True)
 # also adds FC'(r_c) to the logit outside the gate, `literal` is Eq. 31–32 as
 # printed (one r for every candidate).
 PREFERENCE_TYPES = ("direct", "candidate", "literal")
-# How the history's keys and values are encoded (Eq. 19–20): `rnn` as printed, `residual` with the slot's own input added.
-HISTORY_ENCODINGS = ("rnn", "residual")
+# How the history's keys and values are encoded (Eq. 19–20): `rnn` as printed, `residual` with the slot's own input
+# added, `keys` the keys as `residual` and the values the stickers themselves (Eq. 18, Eq. 20's RNN skipped).
+HISTORY_ENCODINGS = ("rnn", "residual", "keys")
 # What queries the memory (Eq. 23): `dialog` (h of Eq. 22, as printed) or `candidate` (h and each candidate's
 # sticker vector: one read per candidate, `PreferenceMemory(candidate_query=True)`).
 MEMORY_QUERIES = ("dialog", "candidate")
@@ -113,7 +115,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             use_fusion_rnn, fusion_rnn_type, use_memory, use_time_aware_rnn,
             preference, fusion_dropout, relation_init, text_product,
             lexical_match, memory_read_init, history_encoding, memory_loss,
-            context_classify, memory_query: see `stickerchat.config.ModelConfig`; with
+            context_classify, memory_query, context_encoding, memory_address: see `stickerchat.config.ModelConfig`; with
             `memory_loss > 0` (and a candidate-aware preference) the outputs
             also hold `memory_scores`, the memory's own scores, and with
             `context_classify > 0` (and key addressing) `context_emoji_logits`
@@ -158,6 +160,8 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         memory_loss=0.0,
         context_classify=0.0,
         memory_query="dialog",
+        context_encoding="max",
+        memory_address="bilinear",
         context_emoji=0,
         return_attention=False,
         dtype=None,
@@ -171,6 +175,8 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             raise ValueError(f"Unknown history_encoding '{history_encoding}'; choose one of {HISTORY_ENCODINGS}")
         if memory_query not in MEMORY_QUERIES:
             raise ValueError(f"Unknown memory_query '{memory_query}'; choose one of {MEMORY_QUERIES}")
+        if context_encoding not in UTTERANCE_POOLINGS:
+            raise ValueError(f"Unknown context_encoding '{context_encoding}'; choose one of {UTTERANCE_POOLINGS}")
         if preference not in PREFERENCE_TYPES:
             raise ValueError(f"Unknown preference '{preference}'; choose one of {PREFERENCE_TYPES}")
         d = hidden_dim
@@ -215,7 +221,13 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             name="fusion",
         )
         if use_memory:
-            self.context_pooling = ContextPooling(dtype=dtype, name="context_pooling")
+            self.context_pooling = ContextPooling(
+                # AverageMem reads no query (Eq. 34): its pooling stays weightless.
+                utterance_pooling=context_encoding if memory != "average" else "max",
+                init_stddev=init_stddev,
+                dtype=dtype,
+                name="context_pooling",
+            )
             self.history_key_encoder = None
             self.history_value_encoder = None
             if use_time_aware_rnn:
@@ -223,17 +235,18 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                     self.history_key_encoder = HistoryEncoder(
                         hidden_dim,
                         init_stddev=init_stddev,
-                        residual=history_encoding == "residual",
+                        residual=history_encoding in ("residual", "keys"),
                         dtype=dtype,
                         name="history_key_encoder",
                     )
-                self.history_value_encoder = HistoryEncoder(
-                    hidden_dim,
-                    init_stddev=init_stddev,
-                    residual=history_encoding == "residual",
-                    dtype=dtype,
-                    name="history_value_encoder",
-                )
+                if history_encoding != "keys":
+                    self.history_value_encoder = HistoryEncoder(
+                        hidden_dim,
+                        init_stddev=init_stddev,
+                        residual=history_encoding == "residual",
+                        dtype=dtype,
+                        name="history_value_encoder",
+                    )
             self.preference_memory = PreferenceMemory(
                 hidden_dim,
                 memory=memory,
@@ -241,6 +254,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                 zero_read=memory_read_init == "zeros",
                 identity_read=memory_read_init == "identity",
                 candidate_query=use_keys and memory_query == "candidate",
+                address=memory_address,
                 dtype=dtype,
                 name="preference_memory",
             )
@@ -292,9 +306,9 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                 history_word_mask = ops.not_equal(history_context, specs.PAD_ID)
                 history_utterances = self.utterance_encoder(history_context, padding_mask=history_word_mask)
                 keys = self.context_pooling(history_utterances, history_word_mask)  # Eq. 16–17
-            if use_time_aware_rnn:
-                if use_keys:
-                    keys = self.history_key_encoder(keys, history_mask)  # Eq. 19
+            if self.history_key_encoder is not None:
+                keys = self.history_key_encoder(keys, history_mask)  # Eq. 19
+            if self.history_value_encoder is not None:
                 values = self.history_value_encoder(values, history_mask)  # Eq. 20
             query = self.context_pooling(utterances, word_mask)  # Eq. 21–22
             if self.context_classifier is not None:  # the query's emoji head (`context_classify`)

@@ -160,3 +160,54 @@ class TestCandidateQuery(TestCase):
             PreferenceMemory(D, memory="average", candidate_query=True)
         with pytest.raises(ValueError, match="candidate_query needs"):
             PreferenceMemory(D, candidate_query=True)(**_inputs())
+
+
+class TestCosineAddress(TestCase):
+    """`address='cosine'`: δ_k = softmax_k(β cos(h W_δ, ĥᵏ)), W_δ from the identity, β learned."""
+
+    @pytest.mark.parametrize("memory", ["attention", "weighted"])
+    def test_layer_behaviors(self, memory):
+        self.run_layer_test(
+            PreferenceMemory,
+            init_kwargs={"hidden_dim": D, "memory": memory, "address": "cosine"},
+            input_data=_inputs(),
+            expected_output_shape=((B, D), (B, H)),
+            expected_num_trainable_weights=2,  # W_δ and β
+            float32_outputs=(1,),
+        )
+
+    def test_matches_the_formula_and_ignores_the_norms(self):
+        x = _inputs(3)
+        layer = PreferenceMemory(D, address="cosine", address_scale=4.0)
+        read, delta = (to_numpy(o) for o in layer(**x))
+        np.testing.assert_allclose(to_numpy(layer.read_kernel), np.eye(D), atol=1e-7)  # starts at the identity
+        q = x["query"][0] / np.linalg.norm(x["query"][0])
+        k = x["keys"][0, :3] / np.linalg.norm(x["keys"][0, :3], axis=-1, keepdims=True)
+        want = np.exp(4.0 * k @ q - (4.0 * k @ q).max())
+        want /= want.sum()
+        np.testing.assert_allclose(delta[0], np.append(want, 0.0), atol=1e-5)
+        np.testing.assert_allclose(read[0], want @ x["values"][0, :3], atol=1e-5)
+        # Scaling the query or a key changes nothing: only directions address.
+        scaled = dict(x, query=x["query"] * 7.0, keys=x["keys"] * np.array([0.1, 3.0, 9.0, 1.0], np.float32)[None, :, None])
+        np.testing.assert_allclose(to_numpy(layer(**scaled)[1]), delta, atol=1e-5)
+        assert np.all(delta[2] == 0) and np.all(np.isfinite(read))  # an empty history still reads nothing
+
+    def test_starts_by_reading_the_most_similar_past_dialog(self):
+        # Even with the default (zero) start of the bilinear form asked for, the cosine reads by similarity at once.
+        x = _inputs(4)
+        x["keys"][0, 1] = x["query"][0] * 2.0
+        delta = to_numpy(PreferenceMemory(D, address="cosine", zero_read=True)(**x)[1])
+        assert delta[0].argmax() == 1 and delta[0, 1] > 0.5
+
+    def test_sharpness_learns(self):
+        layer = PreferenceMemory(D, address="cosine")
+        x = {k: tf.constant(v) for k, v in _inputs(5).items()}
+        with tf.GradientTape() as tape:
+            read, _ = layer(**x)
+            loss = tf.reduce_sum(read * tf.constant(np.random.default_rng(6).normal(size=(B, D)).astype(np.float32)))
+        grads = tape.gradient(loss, [layer.read_kernel, layer.address_sharpness])
+        assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+
+    def test_unknown_address(self):
+        with pytest.raises(ValueError, match="address"):
+            PreferenceMemory(D, address="dot")

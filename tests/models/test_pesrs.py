@@ -46,6 +46,8 @@ class TestPESRS(TestCase):
             specs.STICKER_ATTENTION: (3, d.num_candidates, d.context_len, p, p),
             specs.MEMORY_WEIGHTS: (3, d.history_len),
             specs.FUSION_GATE: (3, d.num_candidates, 1),
+            specs.MEMORY_SCORES: (3, d.num_candidates),  # `memory_loss` > 0
+            specs.CONTEXT_EMOJI_LOGITS: (3, m.num_emoji),  # `context_classify` > 0
         }
         assert {k: tuple(v.shape) for k, v in out.items()} == want
         for v in out.values():
@@ -54,7 +56,9 @@ class TestPESRS(TestCase):
         scores = to_numpy(out[specs.SCORES])
         assert np.all((scores > 0) & (scores < 1))
         assert np.ptp(scores, axis=1).min() > 1e-4  # candidates are told apart
-        plain = build_model("pesrs", config)  # the auxiliary heads are off by default
+        # The auxiliary heads of `memory_loss` and `context_classify` are on by default; at 0 they are not built.
+        assert {specs.MEMORY_SCORES, specs.CONTEXT_EMOJI_LOGITS} <= set(build_model("pesrs", config)(_batch(config)))
+        plain = build_model("pesrs", config.replace(memory_loss=0.0, context_classify=0.0))
         assert set(plain(_batch(config)).keys()) == {specs.SCORES, specs.EMOJI_LOGITS}
 
     def test_auxiliary_heads(self):
@@ -271,6 +275,67 @@ class TestUniqueStickers(TestCase):
         del unique[specs.HISTORY_SLOTS]
         with pytest.raises(ValueError, match="history_slots"):
             model.call_on_unique_stickers(unique)
+
+
+class TestOrderAwareCosineMemory(TestCase):
+    """`context_encoding='rnn'` (a GRU over the utterances for the query and keys) and `memory_address='cosine'`."""
+
+    def _config(self):
+        return _config(context_encoding="rnn", memory_address="cosine", context_classify=1.0)
+
+    def test_padding_permutation_saving_and_backends(self):
+        config = self._config()
+        model = build_model("pesrs", config, return_attention=True)
+        batch = _batch(config, seed=21, min_history=2)
+        out = model(batch)
+        delta = to_numpy(out[specs.MEMORY_WEIGHTS])
+        real = to_numpy(batch[specs.HISTORY_MASK]).astype(bool)
+        np.testing.assert_allclose(delta.sum(-1), real.any(-1), atol=1e-5)
+        assert np.all(delta[~real] == 0)
+        # Padding utterances, words and history slots changes nothing (the GRU skips padded utterances).
+        bigger = config.replace(context_len=7, max_words=9, history_len=6)
+        padded_model = build_model("pesrs", bigger)
+        padded_model.set_weights(model.get_weights())
+        self.assertAllClose(out[specs.SCORES], padded_model(pad_batch(batch, bigger.data))[specs.SCORES], atol=1e-5)
+        perm = np.array([3, 0, 4, 2, 1])
+        permuted = dict(batch, **{specs.CANDIDATE_IMAGES: batch[specs.CANDIDATE_IMAGES][:, perm]})
+        self.assertAllClose(to_numpy(out[specs.SCORES])[:, perm], model(permuted)[specs.SCORES], atol=1e-5)
+        restored = self.run_model_saving_test(model, batch, atol=1e-6)
+        assert restored.get_config() == model.get_config()
+        plain = build_model("pesrs", config)
+        plain.set_weights(model.get_weights())
+        pytest.importorskip("jax")
+        other = scores_under_backend({"pesrs": plain}, batch, "jax")["pesrs"]
+        self.assertAllClose(plain(batch)[specs.SCORES], other, atol=1e-4)
+
+    def test_the_order_of_the_utterances_reaches_the_read(self):
+        # Swapping two utterances of the dialog moves δ under the GRU; the max of Eq. 22 cannot see it.
+        config = self._config()
+        batch = _batch(config, seed=22, min_history=3)
+        context = np.array(batch[specs.CONTEXT])
+        context[:, :2] = 0
+        context[:, 0, :2] = [5, 6]
+        context[:, 1, :2] = [7, 8]
+        swapped = context.copy()
+        swapped[:, [0, 1]] = context[:, [1, 0]]
+        for encoding, moves in (("rnn", True), ("max", False)):
+            model = build_model("pesrs", config.replace(context_encoding=encoding), return_attention=True)
+            a = to_numpy(model(dict(batch, **{specs.CONTEXT: context}))[specs.MEMORY_WEIGHTS])
+            b = to_numpy(model(dict(batch, **{specs.CONTEXT: swapped}))[specs.MEMORY_WEIGHTS])
+            assert (np.abs(a - b).max() > 1e-4) == moves, (encoding, np.abs(a - b).max())
+
+    def test_every_weight_gets_a_gradient(self):
+        config = self._config()
+        model = build_model("pesrs", config)
+        batch = _batch(config, seed=23, min_history=2)
+        targets = random_targets(config.data, config.model.num_emoji)
+        with tf.GradientTape() as tape:
+            total, _, _ = losses.model_loss(
+                model(batch, training=True), targets, 0.1, True, 1.0, context_weight=config.model.context_classify
+            )
+        grads = tape.gradient(total, model.trainable_variables)
+        missing = [v.path for v, g in zip(model.trainable_variables, grads) if g is None or not np.any(to_numpy(g) != 0)]
+        assert not missing, missing
 
 
 class TestCandidateQuery(TestCase):

@@ -80,13 +80,25 @@ def test_non_finite_loss_stops_with_a_message():
 
 def test_a_config_written_before_a_field_existed_reads_as_it_was_trained():
     written = config_lib.cpu().to_dict()
-    for key in ("history_encoding", "memory_loss", "context_classify", "lexical_match", "memory_read_init", "memory_query"):
+    for key in (
+        "history_encoding",
+        "memory_loss",
+        "context_classify",
+        "lexical_match",
+        "memory_read_init",
+        "memory_query",
+        "context_encoding",
+        "memory_address",
+    ):
         del written["model"][key]
     old = config_lib.Config.from_dict(written)
     assert old.model.memory_query == "dialog"
+    assert (old.model.context_encoding, old.model.memory_address) == ("max", "bilinear")
     assert (old.model.history_encoding, old.model.memory_loss, old.model.context_classify) == ("rnn", 0.0, 0.0)
     assert (old.model.lexical_match, old.model.memory_read_init) == (False, "default")
     # A config written today round-trips with today's defaults.
     assert config_lib.Config.from_dict(config_lib.cpu().to_dict()) == config_lib.cpu()
-    assert config_lib.cpu().model.context_classify == 0.0 and config_lib.cpu().model.history_encoding == "rnn"
-    assert config_lib.cpu().model.memory_read_init == "zeros" and config_lib.cpu().model.memory_query == "dialog"
+    today = config_lib.cpu().model
+    assert (today.context_classify, today.memory_loss, today.history_encoding) == (1.0, 1.0, "keys")
+    assert (today.context_encoding, today.memory_address, today.preference) == ("rnn", "cosine", "direct")
+    assert today.memory_read_init == "zeros" and today.memory_query == "dialog"
