@@ -31,7 +31,7 @@ OVERRIDES = (
     ("dropout", "model.dropout", float, "Dropout rate."),
     ("init_stddev", "model.init_stddev", float, "Std of the truncated-normal initialiser (paper: 0.02)."),
     ("interaction_normalize", "model.interaction_normalize", bool, "Softmax over the max-pooled relation scores (Eq. 11-12)."),
-    ("preference", "model.preference", str, "How the memory meets the candidates: candidate (r per candidate, default), direct (r per candidate, in the gate and straight to the logit) or literal (Eq. 31-32 as printed)."),
+    ("preference", "model.preference", str, "How the memory meets the candidates: direct (r per candidate, in the gate and straight to the logit; default), candidate (r per candidate, in the gate only) or literal (Eq. 31-32 as printed)."),
     ("fusion_dropout", "model.fusion_dropout", float, "Dropout of the fusion Transformer (Eq. 26-28); negative: --dropout (the literal reading)."),
     ("sticker_norm", "model.sticker_norm", bool, "Layer-normalise the projected sticker features O and O_flat."),
     ("relation_init", "model.relation_init", str, "Start of w in Eq. 10: dot (scaled dot product) or normal (paper)."),

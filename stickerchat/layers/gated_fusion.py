@@ -29,7 +29,7 @@ class GatedFusion(keras.layers.Layer):
     user picked in similar contexts. `candidate_aware=False` is the literal
     paper (`ModelConfig.preference='literal'`).
 
-    **Option (`direct=True`, `ModelConfig.preference='direct'`; not the default).**
+    **Option (`direct=True`, `ModelConfig.preference='direct'`; PESRS's default since issue 20's fix).**
     The gate is a convex mix: once the text path g is useful the gate
     learns to favour it, the memory's share `(1 − f_g)` falls (to 0.08 on
     average on one demo seed), and a memory that has not yet learned to
@@ -38,13 +38,15 @@ class GatedFusion(keras.layers.Layer):
     `direct=True` the candidate read also reaches the logit on its own,
     outside the gate: `y = σ(FC(f_g · g + (1 − f_g) · r_c) + FC'(r_c))`,
     FC' a `Dense(1)` initialised at zero (so a fresh layer scores as
-    without it). Measured on the demo corpus: with W_δ of Eq. 23 starting
-    at zero (`PreferenceMemory(zero_read=True)`, the default) the memory
-    learns without it, and `candidate` scored as well or better (README),
-    so PESRS's default stays `preference='candidate'`.
+    without it). Measured on the default demo corpus with the memory of
+    418e696 (W_δ of Eq. 23 from zero, a read that averages the history):
+    the memory learned without it and `candidate` scored as well or
+    better. With the addressing memory (`ContextPooling(utterance_pooling=
+    'rnn')`, `PreferenceMemory(address='cosine')`) on the per-emotion demo
+    corpus, the read paid only with it (README), so it is the default.
 
-    **Option (`memory_score=True`, on when `ModelConfig.memory_loss > 0`, PESRS's
-    default).** The layer also scores each candidate by the memory alone,
+    **Option (`memory_score=True`, on when `ModelConfig.memory_loss > 0`; PESRS's
+    default since issue 20's fix).** The layer also scores each candidate by the memory alone,
     `y_m = σ(FC_m(r_c))` (FC_m a `Dense(1)`), which the training objective
     ranks with its own hinge term (`RankingTask(memory_weight=...)`); Eq. 32's
     y is unchanged and is what the model ranks by. Why: when the read

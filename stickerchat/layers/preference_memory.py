@@ -32,7 +32,7 @@ class PreferenceMemory(keras.layers.Layer):
             `attention`.
         init_stddev: float. Truncated-normal std of W_δ. Defaults to 0.02.
         zero_read: bool. Start W_δ at zero (`ModelConfig.memory_read_init=
-            'zeros'`, PESRS's default): δ starts uniform over the real slots,
+            'zeros'`, the default start of the bilinear address): δ starts uniform over the real slots,
             the read r starts as AverageMem's mean, and the addressing is
             learned from there. With Keras' Glorot initialiser the logits
             `h W_δ ĥᵏ` start with a spread of several units, so δ starts

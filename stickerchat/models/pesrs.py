@@ -56,7 +56,7 @@ _RANKER_DEFAULTS = {
 _RANKER_DEFAULTS.update(name=None, trainable=True)
 
 # How the memory read r meets the candidates (`GatedFusion`): `candidate` reads
-# it per candidate (r_c = r ⊙ FC(O_flat_c), `ModelConfig`'s default), `direct`
+# it per candidate (r_c = r ⊙ FC(O_flat_c)), `direct` (`ModelConfig`'s default)
 # also adds FC'(r_c) to the logit outside the gate, `literal` is Eq. 31–32 as
 # printed (one r for every candidate).
 PREFERENCE_TYPES = ("direct", "candidate", "literal")
