@@ -94,13 +94,13 @@ def test_every_experiment_script(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (oracle,) = json.load(open(os.path.join(out, "memory_oracle.json")))
     assert set(oracle["R10@1"]) == {"true emotion", "simulated query", "query → stickers", "query → dialogs", "candidate"}
-    # The default PESRS has no emoji head on its query: the two reads by the query are not measured, and said so.
-    assert oracle["R10@1"]["query → stickers"] is None and oracle["query_emoji_accuracy"] is None
+    # The default PESRS has an emoji head on its query (`context_classify`): the two reads by the query are measured.
+    assert 0 <= oracle["query_emoji_accuracy"] <= 1
     measured = [row for row in oracle["R10@1"].values() if row is not None]
-    assert len(measured) == 3 and all(0 <= v <= 1 for row in measured for v in row.values())
+    assert len(measured) == 5 and all(set(row) == {"0", "2"} and 0 <= v <= 1 for row in measured for v in row.values())
     assert oracle["read_hit_rate"]["true emotion"] in (1.0, None)
     assert len({row["0"] for row in measured}) == 1  # α = 0 is the text scores alone, whatever the read
-    assert "no query head" in open(os.path.join(out, "memory_oracle.md")).read()
+    assert "no query head" not in open(os.path.join(out, "memory_oracle.md")).read()
     run("experiments.classification", out)
     cls = json.load(open(os.path.join(out, "classification.json")))
     assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))
