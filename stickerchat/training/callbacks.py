@@ -50,6 +50,34 @@ class NonFiniteLoss(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopAtStep(keras.callbacks.Callback):
+    """Ends training at exactly `total_steps` optimizer steps.
+
+    `fit` runs whole intervals of `eval_every` steps; when `eval_every` does
+    not divide the total, the last interval is cut short here (Keras checks
+    `stop_training` after every batch), so the run takes the steps it was
+    asked for and its learning-rate schedule ends where it should. The stop
+    is undone at the end of that interval: the run finished, it was not
+    interrupted (a stop set by another callback, e.g. a non-finite loss, is
+    left alone).
+    """
+
+    def __init__(self, total_steps: int):
+        super().__init__()
+        self.total_steps = int(total_steps)
+        self._stopped = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.model.stop_training and int(self.model.optimizer.iterations.numpy()) >= self.total_steps:
+            self.model.stop_training = True
+            self._stopped = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._stopped:
+            self.model.stop_training = False
+            self._stopped = False
+
+
 def current_learning_rate(optimizer) -> float:
     lr = optimizer.learning_rate
     return float(keras.ops.convert_to_numpy(lr))

@@ -282,6 +282,7 @@ def train(
         non_finite = callbacks_lib.NonFiniteLoss()
         callbacks = [
             non_finite,
+            callbacks_lib.StopAtStep(total_steps),
             callbacks_lib.TrainSummaries(model_dir, config.train.log_every),
             callbacks_lib.RankingValidation(
                 validation_dataset,

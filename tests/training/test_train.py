@@ -171,6 +171,35 @@ def test_resume_continues_at_its_step(tmp_path):
     assert os.path.exists(os.path.join(model_dir, "metrics.json"))
 
 
+def test_takes_exactly_the_steps_asked_for(tmp_path):
+    """An interval that does not divide the total is cut short: 10 steps, validated at 4, 8 and 10."""
+    import keras
+
+    from stickerchat.cli import flags as sc_flags
+    from stickerchat.training import trainer
+
+    cfg = sc_flags.resolve_config(
+        "test", None, "srs", batch_size=8, train_steps=10, eval_every=4, eval_batches=1, context_len=4,
+        max_words=8, image_size=32,
+    )
+    cfg.train.attention_images = 0
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.validated_at = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.validated_at.append(int(self.model.optimizer.iterations.numpy()))
+
+    record = Record()
+    model_dir = str(tmp_path / "run")
+    trainer.train(cfg, model_dir, verbose=0, extra_callbacks=[record])
+    assert record.validated_at == [4, 8, 10]
+    assert json.load(open(os.path.join(model_dir, "best.json")))["step"] <= 10
+    assert os.path.exists(os.path.join(model_dir, "metrics.json"))
+    assert not os.path.exists(os.path.join(model_dir, "backup"))  # a finished run, not an interrupted one
+
+
 @pytest.mark.parametrize("model_name", ["pesrs", "srs"])
 def test_unique_stickers_train_the_same_model(tmp_path, model_name):
     """Training on de-duplicated stickers takes the same steps as encoding every slot."""
