@@ -543,6 +543,12 @@ def check(config: Config) -> None:
         raise ValueError(f"model.dropout={config.model.dropout!r} must be in [0, 1)")
     if not (config.train.train_steps or config.train.epochs):
         raise ValueError("train.train_steps and train.epochs are both 0: nothing to train")
+    if config.model.memory_address == "cosine" and config.model.memory_read_init != "zeros":
+        raise ValueError(
+            f"model.memory_read_init={config.model.memory_read_init!r} has no effect with "
+            "model.memory_address='cosine' (its W_delta starts at the identity); "
+            "set model.memory_address='bilinear' to use it"
+        )
 
 
 def get_preset(name: str) -> Config:

@@ -87,11 +87,9 @@ class ContextPooling(keras.layers.Layer):
         if self.utterance_pooling == "max":
             return masked_max(utterances, utterance_mask, axis=-2)  # Eq. 17 / 22
         # The deviation: a GRU over the utterances, oldest first, its last state (in place of Eq. 17 / 22's max).
+        # A context with no utterance keeps the GRU's zero initial state (every step is masked).
         turns, dim = utterances.shape[-2], utterances.shape[-1]
-        pooled = self.rnn(
-            ops.reshape(utterances, (-1, turns, dim)), mask=ops.reshape(utterance_mask, (-1, turns))
-        )
-        pooled = ops.where(ops.any(ops.reshape(utterance_mask, (-1, turns)), axis=-1, keepdims=True), pooled, 0.0)
+        pooled = self.rnn(ops.reshape(utterances, (-1, turns, dim)), mask=ops.reshape(utterance_mask, (-1, turns)))
         return ops.reshape(ops.cast(pooled, utterances.dtype), (-1,) + tuple(utterances.shape[1:-2]) + (dim,))
 
     def compute_output_shape(self, encodings_shape, padding_mask_shape=None):

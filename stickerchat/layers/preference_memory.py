@@ -168,8 +168,8 @@ class PreferenceMemory(keras.layers.Layer):
         projected = ops.matmul(query, ops.cast(self.read_kernel, query.dtype))  # h W_δ
         projected, addresses = ops.cast(projected, "float32"), ops.cast(addresses, "float32")
         if self.address == "cosine":  # the deviation: β cos(h W_δ, ĥᵏ)
-            projected = projected * ops.rsqrt(ops.sum(ops.square(projected), axis=-1, keepdims=True) + 1e-6)
-            addresses = addresses * ops.rsqrt(ops.sum(ops.square(addresses), axis=-1, keepdims=True) + 1e-6)
+            projected = ops.normalize(projected, axis=-1, epsilon=1e-6)
+            addresses = ops.normalize(addresses, axis=-1, epsilon=1e-6)
             projected = projected * ops.cast(self.address_sharpness, "float32")
         logits = ops.einsum("bd,bkd->bk", projected, addresses)
         if not self.candidate_query:

@@ -35,6 +35,13 @@ def test_unknown_fields_are_refused():
         config_lib.get_preset("cpu").replace(nonsense=1)
 
 
+def test_an_option_that_would_be_ignored_is_refused():
+    cfg = config_lib.get_preset("cpu")
+    config_lib.check(cfg.replace(memory_address="bilinear", memory_read_init="identity"))  # accepted
+    with pytest.raises(ValueError, match="memory_read_init='identity' has no effect with model.memory_address='cosine'"):
+        config_lib.check(cfg.replace(memory_read_init="identity"))
+
+
 def test_flag_resolution_defaults_and_overrides():
     cfg = sc_flags.resolve_config(None, None, "srs", hidden_dim=32, image_weights="none", batch_size=None)
     assert cfg.preset == "cpu" and cfg.model_name == "srs" and cfg.model.hidden_dim == 32
