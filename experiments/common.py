@@ -30,7 +30,7 @@ def define_flags(default_out: str, default_steps: int = 600):
     sc_flags.define_data_flags()
     flags.DEFINE_string("out_dir", default_out, "Where runs and results are written.")
     flags.DEFINE_integer("train_steps", default_steps, "Training steps of each run (0: the preset's epochs).")
-    flags.DEFINE_integer("eval_every", 0, "Validation interval of each run (0: train_steps / 4).")
+    flags.DEFINE_integer("eval_every", 0, "Validation interval of each run (0: a quarter of train_steps, rounded up).")
     flags.DEFINE_integer("batch_size", None, "Override the preset's batch size.")
     flags.DEFINE_integer("seed", None, "Override the preset's seed.")
     flags.DEFINE_list(
@@ -70,7 +70,7 @@ def selected(methods):
 
 def base_overrides() -> dict:
     steps = FLAGS.train_steps
-    every = FLAGS.eval_every or (max(1, steps // 4) if steps else 0)
+    every = FLAGS.eval_every or (-(-steps // 4) if steps else 0)  # at most four validations, the last at the end
     return {
         "train_steps": steps,
         "eval_every": every,
