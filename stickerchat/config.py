@@ -298,8 +298,8 @@ class TrainConfig:
         classify_warmup_steps: int. Steps trained on the emoji task alone
             before the whole model (authors: 1,000).
         clipnorm: float. Global gradient-norm clipping; 0 disables.
-        eval_every: int. Validate every this many steps; 0 means once an
-            epoch.
+        eval_every: int. Validate every this many steps, and at the last
+            step; 0 means once an epoch.
         eval_batches: int. Validation batches per validation; 0 means all.
         mixed_precision: str. `float32`, `mixed_bfloat16` or `mixed_float16`.
         jit_compile: bool. XLA-compile the train step.

@@ -18,7 +18,9 @@ what the experiment scripts call. It
    training batches carry each distinct sticker image once where the model
    and strategy allow (`unique_sticker_options`);
 4. trains with Adam, polynomially decayed learning rate and global-norm
-   clipping, validating every `eval_every` steps with the ranking metrics
+   clipping for exactly `train_steps` steps (`StopAtStep` cuts the last
+   interval short when `eval_every` does not divide them), validating every
+   `eval_every` steps and at the end with the ranking metrics
    (TensorBoard scalars in `model_dir/train` and `model_dir/validation`),
    keeping the best model by validation MAP as `model_dir/model.keras`;
 5. backs up weights and optimizer state at every validation
