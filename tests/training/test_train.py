@@ -133,18 +133,25 @@ def test_compare_two_runs(trained):
     assert len(rows) == 2 and not any("▲" in r or "▼" in r for r in rows)
 
 
+def _tiny_srs_config(train_steps):
+    """SRS on the demo corpus at test sizes, validated every 4 steps on one batch."""
+    from stickerchat.cli import flags as sc_flags
+
+    cfg = sc_flags.resolve_config(
+        "test", None, "srs", batch_size=8, train_steps=train_steps, eval_every=4, eval_batches=1, context_len=4,
+        max_words=8, image_size=32,
+    )
+    cfg.train.attention_images = 0
+    return cfg
+
+
 def test_resume_continues_at_its_step(tmp_path):
     """A run killed after its first validation resumes from there with the same step count."""
     import keras
 
-    from stickerchat.cli import flags as sc_flags
     from stickerchat.training import trainer
 
-    cfg = sc_flags.resolve_config(
-        "test", None, "srs", batch_size=8, train_steps=12, eval_every=4, eval_batches=1, context_len=4,
-        max_words=8, image_size=32,
-    )
-    cfg.train.attention_images = 0
+    cfg = _tiny_srs_config(12)
 
     class Kill(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -175,14 +182,9 @@ def test_takes_exactly_the_steps_asked_for(tmp_path):
     """An interval that does not divide the total is cut short: 10 steps, validated at 4, 8 and 10."""
     import keras
 
-    from stickerchat.cli import flags as sc_flags
     from stickerchat.training import trainer
 
-    cfg = sc_flags.resolve_config(
-        "test", None, "srs", batch_size=8, train_steps=10, eval_every=4, eval_batches=1, context_len=4,
-        max_words=8, image_size=32,
-    )
-    cfg.train.attention_images = 0
+    cfg = _tiny_srs_config(10)
 
     class Record(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
