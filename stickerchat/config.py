@@ -241,7 +241,8 @@ class ModelConfig:
             the product of the norms of h and ĥᵏ: from W_δ = 0 the read is
             the history's mean until W_δ grows, and the gradient that
             would grow it is the read's, which says little while the read
-            is a mean. `memory_read_init` has no effect with `cosine`.
+            is a mean. `memory_read_init` has no effect with `cosine`; `check`
+            refuses a value other than `zeros` there.
     """
 
     vocab_size: int = 0
