@@ -56,19 +56,25 @@ class StopAtStep(keras.callbacks.Callback):
     `fit` runs whole intervals of `eval_every` steps; when `eval_every` does
     not divide the total, the last interval is cut short here (Keras checks
     `stop_training` after every batch), so the run takes the steps it was
-    asked for and its learning-rate schedule ends where it should. The stop
-    is undone at the end of that interval: the run finished, it was not
-    interrupted (a stop set by another callback, e.g. a non-finite loss, is
-    left alone).
+    asked for and its learning-rate schedule ends where it should. Only the
+    last interval is watched, by its batch index (no read of the step
+    counter per batch). The stop is undone at the end of that interval: the
+    run finished, it was not interrupted (a stop set by another callback,
+    e.g. a non-finite loss, is left alone).
     """
 
-    def __init__(self, total_steps: int):
+    def __init__(self, total_steps: int, eval_every: int):
         super().__init__()
-        self.total_steps = int(total_steps)
-        self._stopped = False
+        self.last_interval = math.ceil(total_steps / eval_every) - 1
+        self.last_interval_steps = total_steps - self.last_interval * eval_every
+        self._watch = self._stopped = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._watch = epoch == self.last_interval
 
     def on_train_batch_end(self, batch, logs=None):
-        if not self.model.stop_training and int(self.model.optimizer.iterations.numpy()) >= self.total_steps:
+        # `batch`: the index within the interval of the step just taken.
+        if self._watch and batch + 1 >= self.last_interval_steps and not self.model.stop_training:
             self.model.stop_training = True
             self._stopped = True
 

@@ -284,7 +284,7 @@ def train(
         non_finite = callbacks_lib.NonFiniteLoss()
         callbacks = [
             non_finite,
-            callbacks_lib.StopAtStep(total_steps),
+            callbacks_lib.StopAtStep(total_steps, eval_every),
             callbacks_lib.TrainSummaries(model_dir, config.train.log_every),
             callbacks_lib.RankingValidation(
                 validation_dataset,
