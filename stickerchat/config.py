@@ -252,13 +252,6 @@ class ModelConfig:
         context_dropout: float. Dropout on the utterance vectors of the
             memory's query and keys before Eq. 17 / 22's pooling (not in
             the paper; 0 is the paper's).
-        memory_keys: str. What the memory's keys hold: `dialog` (the past
-            dialog contexts, Eq. 16–19, as printed) or `dialog_sticker`
-            (not in the paper): key k is Eq. 19's `ĥᵏ` plus `P Ôᵏ`, a
-            projection (started at zero) of the sticker chosen in dialog k
-            (Eq. 18), so the memory can address a past selection by what
-            was sent as well as by what was said: a past dialog without a
-            cue word says nothing of its emotion, its sticker does.
     """
 
     vocab_size: int = 0
@@ -296,7 +289,6 @@ class ModelConfig:
     memory_address: str = "cosine"
     context_word_pooling: str = "mean"
     context_dropout: float = 0.0
-    memory_keys: str = "dialog"
 
 
 @dataclasses.dataclass
@@ -432,7 +424,6 @@ ABSENT_MEANS = {
         "memory_address": "bilinear",
         "context_word_pooling": "mean",
         "context_dropout": 0.0,
-        "memory_keys": "dialog",
     },
 }
 

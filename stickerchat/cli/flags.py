@@ -46,7 +46,6 @@ OVERRIDES = (
     ("memory_address", "model.memory_address", str, "How the query meets a key in Eq. 23: bilinear (h W k, as printed) or cosine (beta cos(h W, k), W from the identity, beta learned)."),
     ("context_word_pooling", "model.context_word_pooling", str, "How the words of an utterance pool for the memory query and keys (Eq. 16, 21): mean (as printed) or attention (a learned softmax over the words)."),
     ("context_dropout", "model.context_dropout", float, "Dropout on the utterance vectors pooled into the memory query and keys (not in the paper)."),
-    ("memory_keys", "model.memory_keys", str, "What the memory's keys hold: dialog (the past dialogs, Eq. 16-19, as printed) or dialog_sticker (also a learned projection of the sticker chosen in each)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
     ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),

@@ -69,9 +69,6 @@ MEMORY_QUERIES = ("dialog", "candidate")
 # How W_δ of Eq. 23 starts: `zeros` (uniform δ, r the history's mean), `identity` (I/√d: a scaled dot-product
 # read of the keys, the past dialogs like the current one first) or `default` (the layers' initialiser).
 MEMORY_READ_INITS = ("zeros", "identity", "default")
-# What the memory's keys hold (Eq. 16–19): `dialog` (the past dialog contexts, as printed) or `dialog_sticker`
-# (each key also holds a learned projection of the sticker chosen in that dialog, Eq. 18's Ôᵏ before Eq. 20).
-MEMORY_KEYS = ("dialog", "dialog_sticker")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -119,7 +116,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             preference, fusion_dropout, relation_init, text_product,
             lexical_match, memory_read_init, history_encoding, memory_loss,
             context_classify, memory_query, context_encoding, memory_address,
-            context_word_pooling, context_dropout, memory_keys: see `stickerchat.config.ModelConfig`; with
+            context_word_pooling, context_dropout: see `stickerchat.config.ModelConfig`; with
             `memory_loss > 0` (and a candidate-aware preference) the outputs
             also hold `memory_scores`, the memory's own scores, and with
             `context_classify > 0` (and key addressing) `context_emoji_logits`
@@ -168,7 +165,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         memory_address="bilinear",
         context_word_pooling="mean",
         context_dropout=0.0,
-        memory_keys="dialog",
         context_emoji=0,
         return_attention=False,
         dtype=None,
@@ -184,8 +180,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             raise ValueError(f"Unknown memory_query '{memory_query}'; choose one of {MEMORY_QUERIES}")
         if context_encoding not in UTTERANCE_POOLINGS:
             raise ValueError(f"Unknown context_encoding '{context_encoding}'; choose one of {UTTERANCE_POOLINGS}")
-        if memory_keys not in MEMORY_KEYS:
-            raise ValueError(f"Unknown memory_keys '{memory_keys}'; choose one of {MEMORY_KEYS}")
         if preference not in PREFERENCE_TYPES:
             raise ValueError(f"Unknown preference '{preference}'; choose one of {PREFERENCE_TYPES}")
         d = hidden_dim
@@ -258,12 +252,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                         dtype=dtype,
                         name="history_value_encoder",
                     )
-            self.history_sticker_key = None
-            if use_keys and memory_keys == "dialog_sticker":
-                # Zero at the start: the keys start as the dialogs' (Eq. 19) and learn what of the sticker to add.
-                self.history_sticker_key = keras.layers.Dense(
-                    hidden_dim, use_bias=False, kernel_initializer="zeros", dtype=dtype, name="history_sticker_key"
-                )
             self.preference_memory = PreferenceMemory(
                 hidden_dim,
                 memory=memory,
@@ -325,8 +313,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                 keys = self.context_pooling(history_utterances, history_word_mask)  # Eq. 16–17
             if self.history_key_encoder is not None:
                 keys = self.history_key_encoder(keys, history_mask)  # Eq. 19
-            if self.history_sticker_key is not None:  # `memory_keys='dialog_sticker'`: key k also holds sticker k
-                keys = keys + self.history_sticker_key(inputs[HISTORY_STICKER_VECTOR])
             if self.history_value_encoder is not None:
                 values = self.history_value_encoder(values, history_mask)  # Eq. 20
             query = self.context_pooling(utterances, word_mask)  # Eq. 21–22
