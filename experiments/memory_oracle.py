@@ -34,7 +34,9 @@ The reads:
 * `candidate`: each candidate's most similar past sticker (what
   `--memory_query=candidate` reads at its start).
 
-It also reports the query head's emoji accuracy on the test dialogs, each
+It also reports the query head's emoji accuracy on the test dialogs, next
+to what the text allows (`stickerchat.evaluation.ceilings.
+emoji_accuracy_ceiling`), each
 read's hit rate (its heaviest slot has the dialog's emotion, over the
 dialogs whose history has one), and the model's pick among the ground
 truth's variants (the candidates of its emotion, which only the history
@@ -75,6 +77,7 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
     """The reads' R10@1 at each α and the diagnostics of one run (see the module docstring)."""
     from stickerchat import data as data_lib
     from stickerchat.data import demo, pipeline
+    from stickerchat.evaluation.ceilings import emoji_accuracy_ceiling
 
     run = RunDir(model_dir)
     config = run.read_config()
@@ -169,6 +172,7 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
         "R10@1": r_at_1,
         "read_hit_rate": {name: float(np.mean(v)) if v else None for name, v in hits.items()},
         "query_emoji_accuracy": float(np.mean(query_right)) if has_head else None,
+        "query_emoji_ceiling": emoji_accuracy_ceiling(latent, "test"),
         "variant_dialogs": len(variant_pick),
         "variant_pick": float(np.mean(variant_pick)) if variant_pick else None,
         "variant_pick_without_history": float(np.mean(variant_pick_masked)) if variant_pick else None,
@@ -190,9 +194,10 @@ def markdown(results, alphas) -> str:
             hit = r["read_hit_rate"][name]
             cells = " | ".join(f"{r['R10@1'][name][str(a)]:.3f}" for a in alphas)
             lines.append(f"| {r['model_dir']} | {name} | {'–' if hit is None else f'{hit:.3f}'} | {cells} |")
-    lines += ["", "| run | query emoji accuracy | variant dialogs | variant pick | without history | chance |", "|---|---|---|---|---|---|"]
+    lines += ["", "| run | query emoji accuracy | the text allows | variant dialogs | variant pick | without history | chance |", "|---|---|---|---|---|---|---|"]
     for r in results:
         accuracy = "– (no query head)" if r["query_emoji_accuracy"] is None else f"{r['query_emoji_accuracy']:.3f}"
+        accuracy += f" | {r['query_emoji_ceiling']:.3f}"
         if r["variant_pick"] is None:
             lines.append(f"| {r['model_dir']} | {accuracy} | 0 | – | – | – |")
             continue

@@ -48,3 +48,13 @@ def test_per_emotion_corpus_needs_a_memory_addressed_by_the_dialog():
 def test_default_corpus_average_is_its_history_ceiling():
     ceiling = ceilings.demo_ceiling(demo.DemoSpec(seed=0, **SMALL))
     assert ceiling["history_average"] == ceiling["history_from_history"]
+
+
+def test_emoji_accuracy_ceiling_is_the_cue_rate_less_the_label_noise():
+    clean = demo.generate(demo.DemoSpec(seed=0, single_emoji_sets=0, p_wrong_emoji=0.0, **SMALL))
+    cue = sum(lat["cue"] for lat in clean.latent["test"]) / len(clean.latent["test"])
+    accuracy = ceilings.emoji_accuracy_ceiling(clean)
+    # Every cued dialog is named right; of the others, those whose emoji is the one most sent (half at most here).
+    assert cue <= accuracy <= cue + (1 - cue) / 2
+    noisy = demo.generate(demo.DemoSpec(seed=0, single_emoji_sets=2, p_wrong_emoji=0.3, **SMALL))
+    assert ceilings.emoji_accuracy_ceiling(noisy) < accuracy

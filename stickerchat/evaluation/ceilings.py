@@ -123,6 +123,35 @@ def demo_ceiling(
     return {name: _mean_metrics(r) for name, r in rows.items()}
 
 
+def emoji_accuracy_ceiling(spec_or_corpus=None, split: str = "test") -> float:
+    """How often the text can name the emoji of the sticker sent: the ceiling of a query's emoji head.
+
+    The Bayes-optimal guess from the dialog's text alone, with the label
+    statistics of the `train` split: where the dialog has a cue word, the
+    emoji most often sent for its emotion; where it has none, the emoji most
+    often sent overall. It is below the cue rate: the sets drawn with one
+    emoji for every sticker, and the stickers labelled with another
+    emotion's emoji (`DemoSpec.single_emoji_sets`, `p_wrong_emoji`), send an
+    emoji the emotion does not give.
+
+    Returns:
+        float: the fraction of the split's dialogs it names right.
+    """
+    corpus = spec_or_corpus if hasattr(spec_or_corpus, "latent") else generate(spec_or_corpus or DemoSpec())
+    by_emotion: Dict[int, collections.Counter] = collections.defaultdict(collections.Counter)
+    overall = collections.Counter()
+    for lat in corpus.latent["train"]:
+        by_emotion[lat["emotion"]][lat["sticker"].emoji] += 1
+        overall[lat["sticker"].emoji] += 1
+    fallback = overall.most_common(1)[0][0]
+    right = [
+        lat["sticker"].emoji
+        == (by_emotion[lat["emotion"]].most_common(1)[0][0] if lat["cue"] and by_emotion[lat["emotion"]] else fallback)
+        for lat in corpus.latent[split]
+    ]
+    return float(np.mean(right))
+
+
 def format_ceiling(ceiling: Dict[str, Dict[str, float]]) -> str:
     lines = [f"{'ranker':<26}" + "".join(f"{m:>8}" for m in CEILING_METRICS)]
     for name, metrics in ceiling.items():
