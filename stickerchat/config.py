@@ -243,12 +243,6 @@ class ModelConfig:
             would grow it is the read's, which says little while the read
             is a mean. `memory_read_init` has no effect with `cosine`; `check`
             refuses a value other than `zeros` there.
-        context_word_pooling: str. How the words of each utterance pool
-            into its vector, for the memory's query (Eq. 21) and keys (Eq.
-            16) alike: `mean` (as printed) or `attention` (a learned softmax
-            over the words, `softmax_w(v · u_w)`, v started at zero so it
-            starts as the mean; not in the paper;
-            `ContextPooling(word_pooling='attention')`).
         context_dropout: float. Dropout on the utterance vectors of the
             memory's query and keys before Eq. 17 / 22's pooling (not in
             the paper; 0 is the paper's).
@@ -287,7 +281,6 @@ class ModelConfig:
     memory_query: str = "dialog"
     context_encoding: str = "rnn"
     memory_address: str = "cosine"
-    context_word_pooling: str = "mean"
     context_dropout: float = 0.0
 
 
@@ -422,7 +415,6 @@ ABSENT_MEANS = {
         "memory_query": "dialog",
         "context_encoding": "max",
         "memory_address": "bilinear",
-        "context_word_pooling": "mean",
         "context_dropout": 0.0,
     },
 }

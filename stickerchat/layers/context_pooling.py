@@ -4,10 +4,9 @@ import keras
 from keras import ops
 
 from stickerchat.layers.initializers import truncated_normal
-from stickerchat.layers.masking import masked_max, masked_mean, masked_softmax
+from stickerchat.layers.masking import masked_max, masked_mean
 
 UTTERANCE_POOLINGS = ("max", "rnn")
-WORD_POOLINGS = ("mean", "attention")
 
 
 @keras.saving.register_keras_serializable(package="stickerchat")
@@ -33,16 +32,6 @@ class ContextPooling(keras.layers.Layer):
     the README). The GRU sees the order. The keys and the query share it,
     as they share the max in the paper.
 
-    With `word_pooling='attention'` (`ModelConfig.context_word_pooling=
-    'attention'`; a **deviation**) Eq. 16 / 21's mean over the words is
-    replaced by a learned attention over them, `softmax_w(v · uᵢ,w)`, with v
-    started at zero so that the pooling starts as the mean. In a dialog the
-    word that names the kind of reply (a cue word) is one among fillers; the
-    mean dilutes it, and a pooling trained to carry it from the mean learns
-    the training dialogs' filler words as well (measured on the per-emotion
-    demo corpus: the query's emoji head right in 86% of the training
-    dialogs and 73% of the test dialogs). The attention can weight the cue.
-
     With `dropout > 0` the utterance vectors are dropped out (training
     only) before Eq. 17 / 22's pooling (**deviation**; the paper gives no
     dropout there).
@@ -61,8 +50,6 @@ class ContextPooling(keras.layers.Layer):
             or `rnn`.
         init_stddev: float. Truncated-normal std of the GRU's kernels
             (`rnn` only). Defaults to 0.02.
-        word_pooling: str. `mean` (Eq. 16 / 21 as printed, the default) or
-            `attention`.
         dropout: float. Dropout rate on the utterance vectors. Defaults to
             0.
 
@@ -80,22 +67,17 @@ class ContextPooling(keras.layers.Layer):
         Eq. 16–17 and Eq. 21–22 of the PESRS paper (§5.5.1, §5.5.2).
     """
 
-    def __init__(self, utterance_pooling="max", init_stddev=0.02, word_pooling="mean", dropout=0.0, **kwargs):
+    def __init__(self, utterance_pooling="max", init_stddev=0.02, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         if utterance_pooling not in UTTERANCE_POOLINGS:
             raise ValueError(f"Unknown utterance_pooling '{utterance_pooling}'; choose one of {UTTERANCE_POOLINGS}")
-        if word_pooling not in WORD_POOLINGS:
-            raise ValueError(f"Unknown word_pooling '{word_pooling}'; choose one of {WORD_POOLINGS}")
         self.utterance_pooling = utterance_pooling
         self.init_stddev = float(init_stddev)
-        self.word_pooling = word_pooling
         self.dropout = float(dropout)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) if self.dropout > 0 else None
 
     def build(self, encodings_shape, padding_mask_shape=None):
         dim = encodings_shape[-1]
-        if self.word_pooling == "attention":
-            self.word_scorer = self.add_weight(name="word_scorer", shape=(dim,), initializer="zeros")  # v
         if self.utterance_pooling == "rnn":
             self.rnn = keras.layers.GRU(
                 dim,
@@ -108,12 +90,7 @@ class ContextPooling(keras.layers.Layer):
         self.built = True
 
     def call(self, encodings, padding_mask, training=None):
-        if self.word_pooling == "mean":
-            utterances = masked_mean(encodings, padding_mask, axis=-2)  # Eq. 16 / 21
-        else:  # the deviation: softmax_w(v · u_w) in place of Eq. 16 / 21's mean (zeros for an empty utterance)
-            logits = ops.einsum("...wd,d->...w", encodings, ops.cast(self.word_scorer, encodings.dtype))
-            weights = ops.cast(masked_softmax(logits, padding_mask, axis=-1), encodings.dtype)
-            utterances = ops.einsum("...w,...wd->...d", weights, encodings)
+        utterances = masked_mean(encodings, padding_mask, axis=-2)  # Eq. 16 / 21
         if self.dropout_layer is not None:
             utterances = self.dropout_layer(utterances, training=training)
         utterance_mask = ops.any(padding_mask, axis=-1)
@@ -134,7 +111,6 @@ class ContextPooling(keras.layers.Layer):
             {
                 "utterance_pooling": self.utterance_pooling,
                 "init_stddev": self.init_stddev,
-                "word_pooling": self.word_pooling,
                 "dropout": self.dropout,
             }
         )

@@ -116,7 +116,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             preference, fusion_dropout, relation_init, text_product,
             lexical_match, memory_read_init, history_encoding, memory_loss,
             context_classify, memory_query, context_encoding, memory_address,
-            context_word_pooling, context_dropout: see `stickerchat.config.ModelConfig`; with
+            context_dropout: see `stickerchat.config.ModelConfig`; with
             `memory_loss > 0` (and a candidate-aware preference) the outputs
             also hold `memory_scores`, the memory's own scores, and with
             `context_classify > 0` (and key addressing) `context_emoji_logits`
@@ -163,7 +163,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         memory_query="dialog",
         context_encoding="max",
         memory_address="bilinear",
-        context_word_pooling="mean",
         context_dropout=0.0,
         context_emoji=0,
         return_attention=False,
@@ -227,7 +226,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             self.context_pooling = ContextPooling(
                 # AverageMem reads no query (Eq. 34): its pooling stays weightless.
                 utterance_pooling=context_encoding if memory != "average" else "max",
-                word_pooling=context_word_pooling if memory != "average" else "mean",
                 dropout=context_dropout if memory != "average" else 0.0,
                 init_stddev=init_stddev,
                 dtype=dtype,

@@ -88,49 +88,29 @@ class TestContextPoolingRNN(TestCase):
             ContextPooling(utterance_pooling="mean")
 
 
-class TestContextPoolingWordAttention(TestCase):
-    """`word_pooling='attention'`: a learned softmax over the words in place of Eq. 16 / 21's mean."""
+class TestContextPoolingDropout(TestCase):
+    """`dropout`: the utterance vectors dropped out before Eq. 17 / 22's pooling, in training only."""
 
     def test_layer_behaviors(self):
         rng = np.random.default_rng(0)
         self.run_layer_test(
             ContextPooling,
-            init_kwargs={"utterance_pooling": "rnn", "word_pooling": "attention", "dropout": 0.5},
+            init_kwargs={"utterance_pooling": "rnn", "dropout": 0.5},
             input_data={
                 "encodings": rng.normal(size=(2, 3, 4, 5)).astype(np.float32),
                 "padding_mask": rng.random((2, 3, 4)) > 0.3,
             },
             expected_output_shape=(2, 5),
-            expected_num_trainable_weights=4,  # v and the GRU's three
+            expected_num_trainable_weights=3,  # the GRU's; the dropout has none
         )
 
-    def test_starts_as_the_mean_then_weights_the_words(self):
-        rng = np.random.default_rng(3)
-        x = rng.normal(size=(2, 3, 4, 6)).astype(np.float32)
-        mask = rng.random((2, 3, 4)) > 0.3
-        mask[1] = False  # an empty context
-        layer = ContextPooling(word_pooling="attention")
-        np.testing.assert_allclose(to_numpy(layer(x, mask)), to_numpy(ContextPooling()(x, mask)), atol=1e-6)
-        # v points at one word's vector: that word dominates its utterance, padding still does not count.
-        cue = np.zeros(6, np.float32)
-        cue[0] = 1.0
-        x[0, :, 1] = 20.0 * cue
-        mask[0, :, 1] = True
-        layer.word_scorer.assign(cue)
-        noisy = x.copy()
-        noisy[~mask] = 100.0
-        out = to_numpy(layer(noisy, mask))
-        np.testing.assert_allclose(out[0], x[0, 0, 1], atol=1e-4)  # every utterance pools to its cue word
-        np.testing.assert_array_equal(out[1], 0.0)
-
-    def test_dropout_only_in_training(self):
+    def test_only_in_training(self):
         rng = np.random.default_rng(4)
         x = rng.normal(size=(2, 3, 4, 8)).astype(np.float32)
         mask = np.ones((2, 3, 4), bool)
+        mask[1] = False  # an empty context
         layer = ContextPooling(dropout=0.5)
         np.testing.assert_allclose(to_numpy(layer(x, mask)), to_numpy(ContextPooling()(x, mask)), atol=1e-6)
-        assert np.abs(to_numpy(layer(x, mask, training=True)) - to_numpy(layer(x, mask))).max() > 1e-3
-
-    def test_unknown_word_pooling(self):
-        with pytest.raises(ValueError, match="word_pooling"):
-            ContextPooling(word_pooling="max")
+        trained = to_numpy(layer(x, mask, training=True))
+        assert np.abs(trained[0] - to_numpy(layer(x, mask))[0]).max() > 1e-3
+        np.testing.assert_array_equal(trained[1], 0.0)  # still zero
