@@ -23,6 +23,7 @@ METHODS = (
     ("--history_encoding=rnn (Eq. 19-20)", "pesrs", {"model.history_encoding": "rnn"}, "pesrs_history_rnn"),
     ("--memory_loss=0", "pesrs", {"model.memory_loss": 0.0}, "pesrs_no_memory_loss"),
     ("--context_classify=0", "pesrs", {"model.context_classify": 0.0}, "pesrs_no_context_classify"),
+    ("--context_dropout=0", "pesrs", {"model.context_dropout": 0.0}, "pesrs_no_context_dropout"),
     ("SRS", "srs", {}),
 )
 

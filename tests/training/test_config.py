@@ -96,10 +96,11 @@ def test_a_config_written_before_a_field_existed_reads_as_it_was_trained():
         "memory_query",
         "context_encoding",
         "memory_address",
+        "context_dropout",
     ):
         del written["model"][key]
     old = config_lib.Config.from_dict(written)
-    assert old.model.memory_query == "dialog"
+    assert old.model.memory_query == "dialog" and old.model.context_dropout == 0.0
     assert (old.model.context_encoding, old.model.memory_address) == ("max", "bilinear")
     assert (old.model.history_encoding, old.model.memory_loss, old.model.context_classify) == ("rnn", 0.0, 0.0)
     assert (old.model.lexical_match, old.model.memory_read_init) == (False, "default")
@@ -108,4 +109,4 @@ def test_a_config_written_before_a_field_existed_reads_as_it_was_trained():
     today = config_lib.cpu().model
     assert (today.context_classify, today.memory_loss, today.history_encoding) == (1.0, 1.0, "keys")
     assert (today.context_encoding, today.memory_address, today.preference) == ("rnn", "cosine", "direct")
-    assert today.memory_read_init == "zeros" and today.memory_query == "dialog"
+    assert today.memory_read_init == "zeros" and today.memory_query == "dialog" and today.context_dropout == 0.3
