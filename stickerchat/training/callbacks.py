@@ -58,30 +58,23 @@ class StopAtStep(keras.callbacks.Callback):
     `stop_training` after every batch), so the run takes the steps it was
     asked for and its learning-rate schedule ends where it should. Only the
     last interval is watched, by its batch index (no read of the step
-    counter per batch). The stop is undone at the end of that interval: the
-    run finished, it was not interrupted (a stop set by another callback,
-    e.g. a non-finite loss, is left alone).
+    counter per batch). Whether a run finished is the trainer's to say from
+    its step count, not from `stop_training` (`AtomicBackup.remove`).
     """
 
     def __init__(self, total_steps: int, eval_every: int):
         super().__init__()
         self.last_interval = math.ceil(total_steps / eval_every) - 1
         self.last_interval_steps = total_steps - self.last_interval * eval_every
-        self._watch = self._stopped = False
+        self._watch = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._watch = epoch == self.last_interval
 
     def on_train_batch_end(self, batch, logs=None):
         # `batch`: the index within the interval of the step just taken.
-        if self._watch and batch + 1 >= self.last_interval_steps and not self.model.stop_training:
+        if self._watch and batch + 1 >= self.last_interval_steps:
             self.model.stop_training = True
-            self._stopped = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._stopped:
-            self.model.stop_training = False
-            self._stopped = False
 
 
 def current_learning_rate(optimizer) -> float:
@@ -286,8 +279,9 @@ class AtomicBackup(keras.callbacks.Callback):
     way one warning line on stderr names the damaged files and what the run
     resumes from. A file that is intact but does not fit the model (another
     version of the code) is an error, `runfiles.CorruptRunFile`, naming it.
-    The backup is removed when the run ends normally (not when a non-finite
-    loss stopped it).
+    The callback never removes its backups: the trainer calls `remove` once
+    the run has taken every step it was asked for (not when a non-finite
+    loss, a kill or another callback stopped it short).
 
     Args:
         backup_dir: str. The run's `backup/` directory.
@@ -387,11 +381,13 @@ class AtomicBackup(keras.callbacks.Callback):
         for stale in glob.glob(os.path.join(self.backup_dir, ".tmp-*")):  # left by a kill during a write
             os.remove(stale)
 
-    def on_train_end(self, logs=None):
-        if not self.model.stop_training and os.path.isdir(self.backup_dir):
+    @staticmethod
+    def remove(backup_dir: str) -> None:
+        """Removes a finished run's backups (nothing is left to resume)."""
+        if os.path.isdir(backup_dir):
             import shutil
 
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
+            shutil.rmtree(backup_dir, ignore_errors=True)
 
 
 def _state_of(backups) -> dict:

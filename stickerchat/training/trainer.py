@@ -316,7 +316,9 @@ def train(
             shuffle=False,  # the dataset shuffles (seeded); Keras would only warn
         )
         if non_finite.message:
-            raise TrainingError(non_finite.message)
+            raise TrainingError(non_finite.message)  # the backups are kept
+        if int(task.optimizer.iterations.numpy()) >= total_steps:  # finished: nothing is left to resume
+            callbacks_lib.AtomicBackup.remove(backup_dir)
 
         if not callbacks_lib.best_model_is_intact(model_dir):
             print(

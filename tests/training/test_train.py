@@ -202,6 +202,25 @@ def test_takes_exactly_the_steps_asked_for(tmp_path):
     assert not os.path.exists(os.path.join(model_dir, "backup"))  # a finished run, not an interrupted one
 
 
+def test_a_run_stopped_short_keeps_its_backup(tmp_path):
+    """Only a run that took every step removes its backup: one stopped early by a callback can resume."""
+    import keras
+
+    from stickerchat.training import callbacks as callbacks_lib
+    from stickerchat.training import trainer
+
+    cfg = _tiny_srs_config(12)
+
+    class StopEarly(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 6:
+                self.model.stop_training = True
+
+    model_dir = str(tmp_path / "run")
+    trainer.train(cfg, model_dir, verbose=0, extra_callbacks=[StopEarly()])
+    assert callbacks_lib.AtomicBackup.read_state(os.path.join(model_dir, "backup"))["step"] == 6
+
+
 @pytest.mark.parametrize("model_name", ["pesrs", "srs"])
 def test_unique_stickers_train_the_same_model(tmp_path, model_name):
     """Training on de-duplicated stickers takes the same steps as encoding every slot."""
