@@ -55,6 +55,12 @@ def _mean_metrics(rows: List[np.ndarray]) -> Dict[str, float]:
     return dict(zip(CEILING_METRICS, (sums / max(len(rows), 1)).round(4).tolist()))
 
 
+def _demo_corpus(spec_or_corpus):
+    """A DemoCorpus as given, or generated from a DemoSpec (default: `DemoSpec()`)."""
+    # Duck-typed: `python -m stickerchat.data.demo` passes the DemoCorpus of its `__main__` module.
+    return spec_or_corpus if hasattr(spec_or_corpus, "latent") else generate(spec_or_corpus or DemoSpec())
+
+
 def _most_common(values):
     """The most frequent value (the first seen among ties), or None for none."""
     return collections.Counter(values).most_common(1)[0][0] if values else None
@@ -76,8 +82,7 @@ def demo_ceiling(
         {ranker: {"R10@1", "R10@2", "R10@5", "MAP"}} for `random`, `text_only`,
         `history_average`, `history_from_history` and `history_true_preferences`.
     """
-    # Duck-typed: `python -m stickerchat.data.demo` passes the DemoCorpus of its `__main__` module.
-    corpus = spec_or_corpus if hasattr(spec_or_corpus, "latent") else generate(spec_or_corpus or DemoSpec())
+    corpus = _demo_corpus(spec_or_corpus)
     spec = corpus.spec
     rng = np.random.default_rng([seed, 12345])
     keyed = getattr(spec, "preference", "accessory") == "per_emotion"
@@ -137,17 +142,14 @@ def emoji_accuracy_ceiling(spec_or_corpus=None, split: str = "test") -> float:
     Returns:
         float: the fraction of the split's dialogs it names right.
     """
-    corpus = spec_or_corpus if hasattr(spec_or_corpus, "latent") else generate(spec_or_corpus or DemoSpec())
-    by_emotion: Dict[int, collections.Counter] = collections.defaultdict(collections.Counter)
-    overall = collections.Counter()
-    for lat in corpus.latent["train"]:
-        by_emotion[lat["emotion"]][lat["sticker"].emoji] += 1
-        overall[lat["sticker"].emoji] += 1
-    fallback = overall.most_common(1)[0][0]
+    latent = _demo_corpus(spec_or_corpus).latent
+    sent: Dict[int, List[str]] = collections.defaultdict(list)
+    for lat in latent["train"]:
+        sent[lat["emotion"]].append(lat["sticker"].emoji)
+    best = {emotion: _most_common(emoji) for emotion, emoji in sent.items()}
+    overall = _most_common([lat["sticker"].emoji for lat in latent["train"]])
     right = [
-        lat["sticker"].emoji
-        == (by_emotion[lat["emotion"]].most_common(1)[0][0] if lat["cue"] and by_emotion[lat["emotion"]] else fallback)
-        for lat in corpus.latent[split]
+        lat["sticker"].emoji == (best.get(lat["emotion"], overall) if lat["cue"] else overall) for lat in latent[split]
     ]
     return float(np.mean(right))
 

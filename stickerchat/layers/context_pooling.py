@@ -77,8 +77,8 @@ class ContextPooling(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy) if self.dropout > 0 else None
 
     def build(self, encodings_shape, padding_mask_shape=None):
-        dim = encodings_shape[-1]
         if self.utterance_pooling == "rnn":
+            dim = encodings_shape[-1]
             self.rnn = keras.layers.GRU(
                 dim,
                 kernel_initializer=truncated_normal(self.init_stddev),
@@ -107,11 +107,5 @@ class ContextPooling(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "utterance_pooling": self.utterance_pooling,
-                "init_stddev": self.init_stddev,
-                "dropout": self.dropout,
-            }
-        )
+        config.update({"utterance_pooling": self.utterance_pooling, "init_stddev": self.init_stddev, "dropout": self.dropout})
         return config
