@@ -250,7 +250,7 @@ class ModelConfig:
             and 4 of the per-emotion demo corpus: without it the query's
             emoji head learned the training dialogs (right in 88.3 / 84.5%
             of them and 79.5 / 75.7% of the test ones, where the text
-            allows 79.3 / 78.8%); with it 84.9 / 81.8% and 79.7 / 78.2%,
+            allows 79.2 / 78.7%); with it 84.9 / 81.8% and 79.7 / 78.2%,
             and MAP 0.773 / 0.782 against 0.749 / 0.770 (README). The
             `test` preset keeps 0.
     """

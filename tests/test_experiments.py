@@ -96,6 +96,7 @@ def test_every_experiment_script(tmp_path):
     assert set(oracle["R10@1"]) == {"true emotion", "simulated query", "query → stickers", "query → dialogs", "candidate"}
     # The default PESRS has an emoji head on its query (`context_classify`): the two reads by the query are measured.
     assert 0 <= oracle["query_emoji_accuracy"] <= 1 and 0 < oracle["query_emoji_ceiling"] <= 1
+    assert 0 <= oracle["query_emoji_accuracy_train"] <= 1
     measured = [row for row in oracle["R10@1"].values() if row is not None]
     assert len(measured) == 5 and all(set(row) == {"0", "2"} and 0 <= v <= 1 for row in measured for v in row.values())
     assert oracle["read_hit_rate"]["true emotion"] in (1.0, None)
