@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(PY) -m stickerchat.train --model=pesrs --model_dir=runs/demo_pesrs
 
 test: $(STAMP)
-	KERAS_HOME=$$(mktemp -d) $(PY) -m pytest -q tests
+	KERAS_HOME=$$(mktemp -d) $(PY) -m pytest -q --durations=15 tests
 
 # Skips the tests marked slow.
 test-fast: $(STAMP)
