@@ -258,6 +258,13 @@ class ModelConfig:
             training (`WordDropout`; not in the paper; 0 is the paper's).
             It reaches every consumer of the words: the utterance encoder,
             the memory's query and keys, and `LexicalMatch`.
+        memory_match: str. The memory's own logit, what `preference=direct`
+            adds to Eq. 32's and `memory_loss` ranks: `bilinear`
+            (`FC_m(r ⊙ FC(O_flat_c))`) or `cosine` (`s · cos(r, Q O_flat_c)`,
+            Q from the identity, s learned from 10: how much the candidate
+            looks like the stickers read; `GatedFusion(match=...)`). Neither
+            is in the paper; the literal preference has no such logit and
+            ignores it.
     """
 
     vocab_size: int = 0
@@ -295,6 +302,7 @@ class ModelConfig:
     memory_address: str = "cosine"
     context_dropout: float = 0.3
     word_dropout: float = 0.0
+    memory_match: str = "bilinear"
 
 
 @dataclasses.dataclass
@@ -430,6 +438,7 @@ ABSENT_MEANS = {
         "memory_address": "bilinear",
         "context_dropout": 0.0,
         "word_dropout": 0.0,
+        "memory_match": "bilinear",
     },
 }
 

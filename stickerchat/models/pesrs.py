@@ -117,7 +117,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             preference, fusion_dropout, relation_init, text_product,
             lexical_match, memory_read_init, history_encoding, memory_loss,
             context_classify, memory_query, context_encoding, memory_address,
-            context_dropout, word_dropout: see `stickerchat.config.ModelConfig`; with
+            context_dropout, word_dropout, memory_match: see `stickerchat.config.ModelConfig`; with
             `memory_loss > 0` (and a candidate-aware preference) the outputs
             also hold `memory_scores`, the memory's own scores, and with
             `context_classify > 0` (and key addressing) `context_emoji_logits`
@@ -166,6 +166,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         memory_address="bilinear",
         context_dropout=0.0,
         word_dropout=0.0,
+        memory_match="bilinear",
         context_emoji=0,
         return_attention=False,
         dtype=None,
@@ -274,6 +275,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                 candidate_aware=preference in ("direct", "candidate"),
                 direct=preference == "direct",
                 memory_score=memory_loss > 0 and preference != "literal",
+                match=memory_match if preference != "literal" and (memory_loss > 0 or preference == "direct") else "bilinear",
                 dtype=dtype,
                 name="gated_fusion",
             )
