@@ -144,3 +144,47 @@ def test_a_read_per_candidate_is_used_per_candidate(candidate_aware):
     for c in range(3):
         one = dict(x, preference=per[:, c])
         np.testing.assert_allclose(scores[:, c], to_numpy(layer(**one)[0])[:, c], atol=1e-6)
+
+
+def test_cosine_match_scores_how_much_the_candidate_looks_like_the_read():
+    """match='cosine': the memory's own logit is s·cos(r, Q O_c), Q from the identity; Eq. 32's gate path unchanged."""
+    x = _inputs(7)
+    rng = np.random.default_rng(8)
+    candidates = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    candidates[0, 1] = 3.0 * x["preference"][0]  # candidate 1 of dialog 0 looks exactly like its read
+    bilinear = GatedFusion(init_stddev=0.5, candidate_aware=True, direct=True, memory_score=True)
+    cosine = GatedFusion(init_stddev=0.5, candidate_aware=True, direct=True, memory_score=True, match="cosine", match_scale=4.0)
+    bilinear(**x, candidate_vector=candidates)
+    cosine(**x, candidate_vector=candidates)
+    for name in ("gate_dense", "score_dense", "candidate_projection"):
+        getattr(cosine, name).set_weights(getattr(bilinear, name).get_weights())
+    y, gate, memory = (to_numpy(o) for o in cosine(**x, candidate_vector=candidates))
+    r = x["preference"][:, None, :]
+    want = 4.0 * np.sum(r * candidates, -1) / (np.linalg.norm(r, axis=-1) * np.linalg.norm(candidates, axis=-1))
+    np.testing.assert_allclose(np.log(memory / (1 - memory)), want, atol=1e-4)
+    assert np.argmax(memory[0]) == 1 and memory[0, 1] == pytest.approx(1 / (1 + np.exp(-4.0)), abs=1e-5)
+    # The gate and the fused path are the bilinear layer's; only the memory's logit differs.
+    y_b, gate_b, memory_b = (to_numpy(o) for o in bilinear(**x, candidate_vector=candidates))
+    np.testing.assert_allclose(gate, gate_b, atol=1e-6)
+    np.testing.assert_allclose(np.log(y / (1 - y)) - want, np.log(y_b / (1 - y_b)) - np.log(memory_b / (1 - memory_b)), atol=1e-4)
+    # Scale-free in the read and the candidate.
+    scaled = to_numpy(cosine(**dict(x, preference=5 * x["preference"]), candidate_vector=candidates * 2)[2])
+    np.testing.assert_allclose(scaled, memory, atol=1e-5)
+    assert GatedFusion.from_config(cosine.get_config()).match == "cosine"
+    with pytest.raises(ValueError, match="candidate_aware"):
+        GatedFusion(match="cosine")
+    with pytest.raises(ValueError, match="Unknown match"):
+        GatedFusion(candidate_aware=True, direct=True, match="dot")
+
+
+class TestCosineMatch(TestCase):
+    def test_layer_behaviors(self):
+        x = _inputs(9)
+        self.run_layer_test(
+            GatedFusion,
+            init_kwargs={"init_stddev": 0.3, "candidate_aware": True, "memory_score": True, "direct": True, "match": "cosine"},
+            input_data=dict(x, candidate_vector=np.random.default_rng(10).normal(size=(2, 3, 4)).astype(np.float32)),
+            expected_output_shape=((2, 3), (2, 3, 1), (2, 3)),
+            expected_num_trainable_weights=7,
+            float32_outputs=(0, 1, 2),
+        )
