@@ -253,18 +253,6 @@ class ModelConfig:
             allows 79.2 / 78.7%); with it 84.9 / 81.8% and 79.7 / 78.2%,
             and MAP 0.773 / 0.782 against 0.749 / 0.770 (README). The
             `test` preset keeps 0.
-        word_dropout: float. Probability that a word of a dialog (and of the
-            history's dialogs) is replaced by the unknown word while
-            training (`WordDropout`; not in the paper; 0 is the paper's).
-            It reaches every consumer of the words: the utterance encoder,
-            the memory's query and keys, and `LexicalMatch`.
-        memory_match: str. The memory's own logit, what `preference=direct`
-            adds to Eq. 32's and `memory_loss` ranks: `bilinear`
-            (`FC_m(r ⊙ FC(O_flat_c))`) or `cosine` (`s · cos(r, Q O_flat_c)`,
-            Q from the identity, s learned from 10: how much the candidate
-            looks like the stickers read; `GatedFusion(match=...)`). Neither
-            is in the paper; the literal preference has no such logit and
-            ignores it.
     """
 
     vocab_size: int = 0
@@ -301,8 +289,6 @@ class ModelConfig:
     context_encoding: str = "rnn"
     memory_address: str = "cosine"
     context_dropout: float = 0.3
-    word_dropout: float = 0.0
-    memory_match: str = "bilinear"
 
 
 @dataclasses.dataclass
@@ -437,8 +423,6 @@ ABSENT_MEANS = {
         "context_encoding": "max",
         "memory_address": "bilinear",
         "context_dropout": 0.0,
-        "word_dropout": 0.0,
-        "memory_match": "bilinear",
     },
 }
 
@@ -576,9 +560,8 @@ def check(config: Config) -> None:
     for key, value in non_negative.items():
         if not value >= 0:
             raise ValueError(f"{key}={value!r} must not be negative")
-    for key in ("dropout", "context_dropout", "word_dropout"):
-        if not 0 <= getattr(config.model, key) < 1:
-            raise ValueError(f"model.{key}={getattr(config.model, key)!r} must be in [0, 1)")
+    if not 0 <= config.model.dropout < 1:
+        raise ValueError(f"model.dropout={config.model.dropout!r} must be in [0, 1)")
     if not (config.train.train_steps or config.train.epochs):
         raise ValueError("train.train_steps and train.epochs are both 0: nothing to train")
     if config.model.memory_address == "cosine" and config.model.memory_read_init != "zeros":

@@ -45,8 +45,6 @@ OVERRIDES = (
     ("context_encoding", "model.context_encoding", str, "How a dialog's utterances pool into the memory query and keys (Eq. 17, 22): max (as printed) or rnn (a GRU over the utterances, oldest first)."),
     ("memory_address", "model.memory_address", str, "How the query meets a key in Eq. 23: bilinear (h W k, as printed) or cosine (beta cos(h W, k), W from the identity, beta learned)."),
     ("context_dropout", "model.context_dropout", float, "Dropout on the utterance vectors pooled into the memory query and keys (not in the paper)."),
-    ("memory_match", "model.memory_match", str, "The memory's own logit: bilinear (FC(r * FC(O_c))) or cosine (s cos(r, Q O_c), Q from the identity)."),
-    ("word_dropout", "model.word_dropout", float, "Probability that a word of a dialog is replaced by the unknown word while training (not in the paper)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),
     ("context_len", "data.context_len", int, "Utterances kept per dialog (paper: 15)."),

@@ -22,7 +22,6 @@ from stickerchat.layers.preference_memory import PreferenceMemory
 from stickerchat.layers.sticker_encoder import EmojiClassifier, StickerEncoder, sticker_map_size
 from stickerchat.layers.transformer import TransformerBlock
 from stickerchat.layers.utterance_encoder import UtteranceEncoder
-from stickerchat.layers.word_dropout import WordDropout
 
 __all__ = [
     "ContextPooling",
@@ -39,7 +38,6 @@ __all__ = [
     "StickerEncoder",
     "TransformerBlock",
     "UtteranceEncoder",
-    "WordDropout",
     "masked_max",
     "masked_mean",
     "masked_softmax",

@@ -6,9 +6,6 @@ from keras import ops
 from stickerchat.layers.initializers import truncated_normal
 from stickerchat.layers.matching_score import score_dense
 
-# The memory's own logit: `bilinear`, FC_m(r ⊙ FC(O_c)), or `cosine`, s · cos(r, Q O_c) (see `GatedFusion`).
-MEMORY_MATCHES = ("bilinear", "cosine")
-
 
 @keras.saving.register_keras_serializable(package="stickerchat")
 class GatedFusion(keras.layers.Layer):
@@ -61,18 +58,6 @@ class GatedFusion(keras.layers.Layer):
     than uniform). y_m's hinge reaches the memory without the gate, as the
     emoji loss L_s reaches the sticker encoder without the ranking head.
 
-    **Option (`match='cosine'`, `ModelConfig.memory_match='cosine'`; not in
-    the paper).** The memory's own logit (what `direct` adds to Eq. 32's and
-    `memory_score` ranks) is `s · cos(r, Q O_flat_c)`: how much the
-    candidate looks like the stickers read from the memory, with Q a d × d
-    projection started at the identity and the scale s learned from
-    `match_scale`. From the first step a read of the stickers the user chose
-    in similar dialogs favours the candidates that look like them (the same
-    emotion, the same accessory), and Q learns which features of a sticker
-    the preference is about. The bilinear default `FC_m(r ⊙ FC(O_flat_c))`
-    starts from random projections. The gate of Eq. 31 and the fused
-    vector still use `r_c = r ⊙ FC(O_flat_c)`.
-
     Both fully-connected layers, the gate and the score run in float32
     under mixed precision.
 
@@ -86,10 +71,6 @@ class GatedFusion(keras.layers.Layer):
             above); needs `candidate_aware`. With `direct` the term outside
             the gate is FC_m(r_c) itself: the memory's own logit is added
             to Eq. 32's. Defaults to False.
-        match: str. `bilinear` (default) or `cosine`: the form of the
-            memory's own logit (see above); `cosine` needs `candidate_aware`
-            and `direct` or `memory_score`.
-        match_scale: float. The start of s (`cosine` only). Defaults to 10.
 
     Call args:
         interaction: tensor `(batch, cands, dim)`: g_Tu.
@@ -110,23 +91,8 @@ class GatedFusion(keras.layers.Layer):
         Eq. 31–32 (§5.6.4) of the PESRS paper.
     """
 
-    def __init__(
-        self,
-        init_stddev=0.02,
-        candidate_aware=False,
-        direct=False,
-        memory_score=False,
-        match="bilinear",
-        match_scale=10.0,
-        **kwargs,
-    ):
+    def __init__(self, init_stddev=0.02, candidate_aware=False, direct=False, memory_score=False, **kwargs):
         super().__init__(**kwargs)
-        if match not in MEMORY_MATCHES:
-            raise ValueError(f"Unknown match '{match}'; choose one of {MEMORY_MATCHES}")
-        if match == "cosine" and not (candidate_aware and (direct or memory_score)):
-            raise ValueError("GatedFusion(match='cosine') needs candidate_aware=True and direct or memory_score")
-        self.match = match
-        self.match_scale = float(match_scale)
         if direct and not candidate_aware:
             raise ValueError("GatedFusion(direct=True) needs candidate_aware=True (the literal r is one for every candidate)")
         if memory_score and not candidate_aware:
@@ -148,19 +114,10 @@ class GatedFusion(keras.layers.Layer):
                 name="candidate_projection",
             )
             self.candidate_projection.build((None, None, candidate_vector_shape[-1] if candidate_vector_shape else d))
-        if self.match == "cosine":
-            dim = candidate_vector_shape[-1] if candidate_vector_shape else d
-            self.match_projection = keras.layers.Dense(  # Q
-                d, use_bias=False, kernel_initializer=keras.initializers.Identity(), dtype="float32", name="match_projection"
-            )
-            self.match_projection.build((None, None, dim))
-            self.match_sharpness = self.add_weight(  # s
-                name="match_sharpness", shape=(), initializer=keras.initializers.Constant(self.match_scale)
-            )
-        elif self.direct and not self.memory_score:
+        if self.direct and not self.memory_score:
             self.direct_dense = keras.layers.Dense(1, kernel_initializer="zeros", dtype="float32", name="direct")
             self.direct_dense.build((None, None, d))
-        if self.memory_score and self.match == "bilinear":
+        if self.memory_score:
             self.memory_dense = score_dense(self, "memory_score")
             self.memory_dense.build((None, None, d))
         self.built = True
@@ -171,7 +128,6 @@ class GatedFusion(keras.layers.Layer):
         if len(r.shape) == 2:  # one read for every candidate (Eq. 24); a candidate-queried read is already per candidate
             r = ops.expand_dims(r, 1)
         r = r * ops.ones_like(g)
-        read = r
         if self.candidate_aware:
             if candidate_vector is None:
                 raise ValueError("candidate_aware GatedFusion needs the candidates' sticker vectors")
@@ -179,21 +135,10 @@ class GatedFusion(keras.layers.Layer):
         gate = ops.sigmoid(self.gate_dense(ops.concatenate([r, g], axis=-1)))  # Eq. 31
         fused = gate * g + (1.0 - gate) * r
         logit = ops.squeeze(self.score_dense(fused), -1)
-        if self.match == "cosine":  # s · cos(r, Q O_c)
-            looks = self.match_projection(ops.cast(candidate_vector, "float32"))
-            similarity = ops.sum(
-                ops.normalize(read, axis=-1, epsilon=1e-6) * ops.normalize(looks, axis=-1, epsilon=1e-6), axis=-1
-            )
-            memory_logit = ops.cast(self.match_sharpness, "float32") * similarity
-        elif self.memory_score:
-            memory_logit = ops.squeeze(self.memory_dense(r), -1)  # FC_m(r_c)
-        elif self.direct:
-            memory_logit = ops.squeeze(self.direct_dense(r), -1)  # FC'(r_c)
-        else:
-            memory_logit = None
+        memory_logit = ops.squeeze(self.memory_dense(r), -1) if self.memory_score else None  # FC_m(r_c)
         if self.direct:
-            # The memory's logit outside the gate; with `memory_score` it is the memory's own score's.
-            logit = logit + memory_logit
+            # FC'(r_c) outside the gate; with `memory_score` FC' is FC_m, the memory's own score.
+            logit = logit + (memory_logit if self.memory_score else ops.squeeze(self.direct_dense(r), -1))
         if logit_term is not None:
             logit = logit + ops.cast(logit_term, "float32")
         if self.memory_score:
@@ -217,8 +162,6 @@ class GatedFusion(keras.layers.Layer):
                 "candidate_aware": self.candidate_aware,
                 "direct": self.direct,
                 "memory_score": self.memory_score,
-                "match": self.match,
-                "match_scale": self.match_scale,
             }
         )
         return config

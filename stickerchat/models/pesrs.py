@@ -32,7 +32,6 @@ from stickerchat.layers import (
     PlainInteraction,
     PreferenceMemory,
     UtteranceEncoder,
-    WordDropout,
     sticker_map_size,
 )
 from stickerchat.layers.context_pooling import UTTERANCE_POOLINGS
@@ -117,7 +116,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             preference, fusion_dropout, relation_init, text_product,
             lexical_match, memory_read_init, history_encoding, memory_loss,
             context_classify, memory_query, context_encoding, memory_address,
-            context_dropout, word_dropout, memory_match: see `stickerchat.config.ModelConfig`; with
+            context_dropout: see `stickerchat.config.ModelConfig`; with
             `memory_loss > 0` (and a candidate-aware preference) the outputs
             also hold `memory_scores`, the memory's own scores, and with
             `context_classify > 0` (and key addressing) `context_emoji_logits`
@@ -165,8 +164,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         context_encoding="max",
         memory_address="bilinear",
         context_dropout=0.0,
-        word_dropout=0.0,
-        memory_match="bilinear",
         context_emoji=0,
         return_attention=False,
         dtype=None,
@@ -188,12 +185,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         use_keys = use_memory and memory == "attention"
 
         # === Layers ===
-        # Not in the paper: whole words dropped while training (`ModelConfig.word_dropout`).
-        self.word_dropout = (
-            WordDropout(word_dropout, pad_id=specs.PAD_ID, unk_id=specs.UNK_ID, name="word_dropout")
-            if word_dropout > 0
-            else None
-        )
         self.utterance_encoder = UtteranceEncoder(
             vocab_size,
             emb_dim,
@@ -275,7 +266,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                 candidate_aware=preference in ("direct", "candidate"),
                 direct=preference == "direct",
                 memory_score=memory_loss > 0 and preference != "literal",
-                match=memory_match if preference != "literal" and (memory_loss > 0 or preference == "direct") else "bilinear",
                 dtype=dtype,
                 name="gated_fusion",
             )
@@ -296,8 +286,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         inputs = matcher_input_layers(context_len, max_words, history_len, map_size, d)
         context = inputs[specs.CONTEXT]
         word_mask = ops.not_equal(context, specs.PAD_ID)  # (batch, turns, words)
-        if self.word_dropout is not None:  # keeps the padding: the masks are unchanged
-            context = self.word_dropout(context)
         utterance_mask = ops.any(word_mask, axis=-1)  # (batch, turns)
         # Eq. 2–8.
         utterances = self.utterance_encoder(context, padding_mask=word_mask)
@@ -319,8 +307,6 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             if use_keys:
                 history_context = inputs[specs.HISTORY_CONTEXT]
                 history_word_mask = ops.not_equal(history_context, specs.PAD_ID)
-                if self.word_dropout is not None:
-                    history_context = self.word_dropout(history_context)
                 history_utterances = self.utterance_encoder(history_context, padding_mask=history_word_mask)
                 keys = self.context_pooling(history_utterances, history_word_mask)  # Eq. 16–17
             if self.history_key_encoder is not None:
