@@ -71,12 +71,13 @@ class PreferenceMemory(keras.layers.Layer):
             same set, the sticker itself), which the dialog names only
             through a cue word that the pooled query h of Eq. 21–22 can
             lose. Each candidate's read depends on that candidate, the
-            dialog and the history only. Measured (README, per-emotion demo
-            corpus): the ground truth's read does find the past selections
-            of its emotion, but every other candidate finds its own
-            look-alikes too, and the trained model did not rank by the
-            read. Defaults to False (Eq. 23 as printed: one read for every
-            candidate).
+            dialog and the history only. With the memory of 418e696 the
+            ground truth's read found the past selections of its emotion,
+            but every other candidate found its own look-alikes too and the
+            trained model did not rank by the read; with the addressing
+            memory of issue 20 (cosine address, GRU pooling, dropout on the
+            utterance vectors) it is PESRS's default (README). Defaults to
+            False (Eq. 23 as printed: one read for every candidate).
 
     Call args:
         query: tensor `(batch, dim)`: h of Eq. 22.
