@@ -65,7 +65,10 @@ class PreferenceMemory(keras.layers.Layer):
             query: `δ_{c,k} = softmax_k(h W_δ ĥᵏ + O_c W_c O_k)` and
             `r_c = Σ_k δ_{c,k} Ôᵏ`, with O_c the candidate's sticker vector,
             O_k the k-th history sticker's (Eq. 18, before Eq. 20) and W_c a
-            second d × d matrix started like W_δ. The dialog term is Eq. 23
+            second d × d matrix started at zero, so δ starts as Eq. 23's and
+            the candidate term grows only as far as training asks (started
+            like W_δ, at the identity with the cosine address, the term
+            O_c · O_k outweighed the dialog's from the first step). The dialog term is Eq. 23
             unchanged; the candidate term lets the read for a candidate
             find the past selections of its kind (the same emotion, the
             same set, the sticker itself), which the dialog names only
@@ -148,8 +151,8 @@ class PreferenceMemory(keras.layers.Layer):
                 name="address_sharpness", shape=(), initializer=keras.initializers.Constant(self.address_scale)
             )
         if self.candidate_query:
-            self.candidate_kernel = self.add_weight(  # W_c
-                name="candidate_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer=self._kernel_initializer()
+            self.candidate_kernel = self.add_weight(  # W_c, from zero: δ starts as Eq. 23's
+                name="candidate_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer="zeros"
             )
         self.built = True
 
