@@ -24,7 +24,6 @@ METHODS = (
     ("--memory_loss=0", "pesrs", {"model.memory_loss": 0.0}, "pesrs_no_memory_loss"),
     ("--context_classify=0", "pesrs", {"model.context_classify": 0.0}, "pesrs_no_context_classify"),
     ("--context_dropout=0", "pesrs", {"model.context_dropout": 0.0}, "pesrs_no_context_dropout"),
-    ("--memory_query=dialog (Eq. 23)", "pesrs", {"model.memory_query": "dialog"}, "pesrs_dialog_query"),
     ("SRS", "srs", {}),
 )
 

@@ -41,7 +41,7 @@ OVERRIDES = (
     ("history_encoding", "model.history_encoding", str, "Keys and values of the memory (Eq. 19-20): rnn (as printed), residual (the slot's own input added to the RNN's output) or keys (the keys as residual, the values the stickers themselves)."),
     ("memory_loss", "model.memory_loss", float, "Weight of a hinge term on the memory's own scores (0: the paper's objective)."),
     ("context_classify", "model.context_classify", float, "Weight of a loss predicting the response's emoji from the memory query (0: the paper's objective)."),
-    ("memory_query", "model.memory_query", str, "What addresses the memory (Eq. 23): dialog (as printed: one read for every candidate) or candidate (the dialog and each candidate sticker: one read per candidate; the default)."),
+    ("memory_query", "model.memory_query", str, "What addresses the memory (Eq. 23): dialog (as printed, default) or candidate (the dialog and each candidate sticker: one read per candidate; measured no gain)."),
     ("context_encoding", "model.context_encoding", str, "How a dialog's utterances pool into the memory query and keys (Eq. 17, 22): max (as printed) or rnn (a GRU over the utterances, oldest first)."),
     ("memory_address", "model.memory_address", str, "How the query meets a key in Eq. 23: bilinear (h W k, as printed) or cosine (beta cos(h W, k), W from the identity, beta learned)."),
     ("context_dropout", "model.context_dropout", float, "Dropout on the utterance vectors pooled into the memory query and keys (not in the paper)."),

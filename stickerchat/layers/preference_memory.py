@@ -65,22 +65,18 @@ class PreferenceMemory(keras.layers.Layer):
             query: `δ_{c,k} = softmax_k(h W_δ ĥᵏ + O_c W_c O_k)` and
             `r_c = Σ_k δ_{c,k} Ôᵏ`, with O_c the candidate's sticker vector,
             O_k the k-th history sticker's (Eq. 18, before Eq. 20) and W_c a
-            second d × d matrix started at zero, so δ starts as Eq. 23's and
-            the candidate term grows only as far as training asks (started
-            like W_δ, at the identity with the cosine address, the term
-            O_c · O_k outweighed the dialog's from the first step). The dialog term is Eq. 23
+            second d × d matrix started like W_δ. The dialog term is Eq. 23
             unchanged; the candidate term lets the read for a candidate
             find the past selections of its kind (the same emotion, the
             same set, the sticker itself), which the dialog names only
             through a cue word that the pooled query h of Eq. 21–22 can
             lose. Each candidate's read depends on that candidate, the
-            dialog and the history only. With the memory of 418e696 the
-            ground truth's read found the past selections of its emotion,
-            but every other candidate found its own look-alikes too and the
-            trained model did not rank by the read; with the addressing
-            memory of issue 20 (cosine address, GRU pooling, dropout on the
-            utterance vectors) it is PESRS's default (README). Defaults to
-            False (Eq. 23 as printed: one read for every candidate).
+            dialog and the history only. Measured (README, per-emotion demo
+            corpus): the ground truth's read does find the past selections
+            of its emotion, but every other candidate finds its own
+            look-alikes too, and the trained model did not rank by the
+            read. Defaults to False (Eq. 23 as printed: one read for every
+            candidate).
 
     Call args:
         query: tensor `(batch, dim)`: h of Eq. 22.
@@ -151,8 +147,8 @@ class PreferenceMemory(keras.layers.Layer):
                 name="address_sharpness", shape=(), initializer=keras.initializers.Constant(self.address_scale)
             )
         if self.candidate_query:
-            self.candidate_kernel = self.add_weight(  # W_c, from zero: δ starts as Eq. 23's
-                name="candidate_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer="zeros"
+            self.candidate_kernel = self.add_weight(  # W_c
+                name="candidate_kernel", shape=(self.hidden_dim, self.hidden_dim), initializer=self._kernel_initializer()
             )
         self.built = True
 
