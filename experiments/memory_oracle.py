@@ -42,7 +42,12 @@ there), each
 read's hit rate (its heaviest slot has the dialog's emotion, over the
 dialogs whose history has one), and the model's pick among the ground
 truth's variants (the candidates of its emotion, which only the history
-tells apart) with and without its history. Writes `memory_oracle.md` and
+tells apart) with and without its history. Last, its R10@1 with and
+without its history over the test dialogs with a cue word and over those
+without one, next to the text-only and from-the-history ceilings of each
+group (`stickerchat.evaluation.ceilings.demo_ceiling_by_cue`): where the
+dialog names no emotion the text is at chance, and only a read by each
+candidate's own emotion can still pay. Writes `memory_oracle.md` and
 `memory_oracle.json`.
 """
 
@@ -91,7 +96,7 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
     """The reads' R10@1 at each α and the diagnostics of one run (see the module docstring)."""
     from stickerchat import data as data_lib
     from stickerchat.data import demo, pipeline
-    from stickerchat.evaluation.ceilings import emoji_accuracy_ceiling
+    from stickerchat.evaluation.ceilings import demo_ceiling_by_cue, emoji_accuracy_ceiling
 
     run = RunDir(model_dir)
     config = run.read_config()
@@ -120,6 +125,7 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
     logits, labels, terms = [], [], {name: [] for name in READS}
     hits = {name: [] for name in READS}
     query_right, variant_pick, variant_pick_masked, variant_chance = [], [], [], []
+    by_cue = {"cue": ([], []), "no cue": ([], [])}  # R10@1 per dialog, with and without the history
     offset = 0
     for inputs, _, _ in dataset:
         text = np.clip(np.asarray(model.predict_on_batch(mask_history(inputs))[specs.SCORES], np.float64), 1e-7, 1 - 1e-7)
@@ -138,6 +144,12 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
             truth = candidates[label]
             emotion = kind[truth][0]
             history = [int(corpus.selected[r]) for r in split.history[i] if r >= 0]
+            dialog = latent.latent["test"][i]
+            if dialog["sticker"].sticker_id != truth:
+                raise SystemExit(f"{model_dir}: test dialog {i} is not the demo corpus's (its sticker differs)")
+            group = by_cue["cue" if dialog["cue"] else "no cue"]
+            group[0].append(int(np.argmax(full[j])) == label)
+            group[1].append(int(np.argmax(text[j])) == label)
             logits.append(np.log(text[j] / (1 - text[j])))
             labels.append(label)
             if has_head:
@@ -192,6 +204,22 @@ def analyse(model_dir: str, batch_size: int, alphas, simulated_accuracy: float =
         "variant_pick": float(np.mean(variant_pick)) if variant_pick else None,
         "variant_pick_without_history": float(np.mean(variant_pick_masked)) if variant_pick else None,
         "variant_chance": float(np.mean(variant_chance)) if variant_pick else None,
+        "by_cue": _by_cue(by_cue, demo_ceiling_by_cue(latent, "test", data.num_candidates, data.history_len)),
+    }
+
+
+def _by_cue(by_cue, ceilings) -> dict:
+    """R10@1 of the run, with and without its history, and of the ideal rankers, over the dialogs with / without a cue."""
+    return {
+        group: {
+            "dialogs": len(full),
+            "R10@1": float(np.mean(full)),
+            "R10@1_without_history": float(np.mean(masked)),
+            "text_only_ceiling": ceilings[group]["text_only"]["R10@1"],
+            "from_history_ceiling": ceilings[group]["history_from_history"]["R10@1"],
+        }
+        for group, (full, masked) in by_cue.items()
+        if full
     }
 
 
@@ -227,6 +255,19 @@ def markdown(results, alphas) -> str:
             f"| {r['model_dir']} | {head} | {r['variant_dialogs']} | {r['variant_pick']:.3f} | "
             f"{r['variant_pick_without_history']:.3f} | {r['variant_chance']:.3f} |"
         )
+    lines += [
+        "",
+        "## R10@1 over the test dialogs with and without a cue word",
+        "",
+        "| run | dialogs | cue | R10@1 | without history | text-only ceiling | from-the-history ceiling |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for group, g in r["by_cue"].items():
+            lines.append(
+                f"| {r['model_dir']} | {g['dialogs']} | {group} | {g['R10@1']:.3f} | {g['R10@1_without_history']:.3f} | "
+                f"{g['text_only_ceiling']:.3f} | {g['from_history_ceiling']:.3f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -58,3 +58,20 @@ def test_emoji_accuracy_ceiling_is_the_cue_rate_less_the_label_noise():
     assert cue <= accuracy <= cue + (1 - cue) / 2
     noisy = demo.generate(demo.DemoSpec(seed=0, single_emoji_sets=2, p_wrong_emoji=0.3, **SMALL))
     assert ceilings.emoji_accuracy_ceiling(noisy) < accuracy
+
+
+def test_ceiling_by_cue_splits_the_dialogs_and_the_text_is_at_chance_without_a_cue():
+    corpus = demo.generate(demo.DemoSpec(seed=0, preference="per_emotion"))
+    total = ceilings.demo_ceiling(corpus)
+    by_cue = ceilings.demo_ceiling_by_cue(corpus)
+    cue = [lat["cue"] for lat in corpus.latent["test"]]
+    n = {"cue": sum(cue), "no cue": len(cue) - sum(cue)}
+    assert set(by_cue) == {"cue", "no cue"} and n["no cue"] > 0
+    for name in total:  # the two groups' metrics, weighted by their dialogs, are the split's
+        for metric in ceilings.CEILING_METRICS:
+            pooled = sum(by_cue[g][name][metric] * n[g] for g in n) / len(cue)
+            assert abs(pooled - total[name][metric]) < 1e-3, (name, metric)
+    assert abs(by_cue["no cue"]["text_only"]["R10@1"] - 0.1) < 1e-6  # no cue word: every emotion alike
+    # Without a cue, reading each candidate's emotion in the history still pays; with one, much more.
+    assert by_cue["no cue"]["history_from_history"]["R10@1"] > 0.1
+    assert by_cue["cue"]["history_from_history"]["R10@1"] > by_cue["cue"]["text_only"]["R10@1"] + 0.1

@@ -102,6 +102,11 @@ def test_every_experiment_script(tmp_path):
     assert oracle["read_hit_rate"]["true emotion"] in (1.0, None)
     assert len({row["0"] for row in measured}) == 1  # α = 0 is the text scores alone, whatever the read
     assert "no query head" not in open(os.path.join(out, "memory_oracle.md")).read()
+    # R10@1 over the dialogs with and without a cue word, beside each group's ceilings.
+    assert set(oracle["by_cue"]) <= {"cue", "no cue"} and oracle["by_cue"]
+    for group in oracle["by_cue"].values():
+        assert group["dialogs"] > 0 and 0 <= group["R10@1"] <= 1 and 0 <= group["text_only_ceiling"] <= 1
+    assert sum(g["dialogs"] for g in oracle["by_cue"].values()) == json.load(open(os.path.join(out, "pesrs-seed0", "metrics.json")))["num_examples"]
     run("experiments.classification", out)
     cls = json.load(open(os.path.join(out, "classification.json")))
     assert 0 <= cls["accuracy"] <= 1 and cls["stickers"] > 0 and os.path.exists(os.path.join(out, "figure15.png"))

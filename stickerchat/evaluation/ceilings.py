@@ -82,13 +82,41 @@ def demo_ceiling(
         {ranker: {"R10@1", "R10@2", "R10@5", "MAP"}} for `random`, `text_only`,
         `history_average`, `history_from_history` and `history_true_preferences`.
     """
+    rows, _ = _ceiling_rows(spec_or_corpus, split, num_candidates, history_len, seed)
+    return {name: _mean_metrics(r) for name, r in rows.items()}
+
+
+def demo_ceiling_by_cue(
+    spec_or_corpus=None, split: str = "test", num_candidates: int = 10, history_len: int = 10, seed: int = 0
+) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """`demo_ceiling` over the split's dialogs with a cue word and over those without one.
+
+    A dialog without a cue names no emotion: the text-only ranker is at
+    chance there, and a history-aware one can still prefer, for each
+    candidate, the accessory the user chose for that candidate's emotion.
+
+    Returns:
+        {"cue": {ranker: metrics}, "no cue": {ranker: metrics}} (a group with
+        no dialog is left out).
+    """
+    rows, cue = _ceiling_rows(spec_or_corpus, split, num_candidates, history_len, seed)
+    groups = {"cue": [i for i, c in enumerate(cue) if c], "no cue": [i for i, c in enumerate(cue) if not c]}
+    return {
+        group: {name: _mean_metrics([r[i] for i in members]) for name, r in rows.items()}
+        for group, members in groups.items()
+        if members
+    }
+
+
+def _ceiling_rows(spec_or_corpus, split, num_candidates, history_len, seed):
+    """Each ideal ranker's score row per dialog of the split (positive first), and whether the dialog has a cue."""
     corpus = _demo_corpus(spec_or_corpus)
     spec = corpus.spec
     rng = np.random.default_rng([seed, 12345])
     keyed = getattr(spec, "preference", "accessory") == "per_emotion"
     # Per user: (emotion, accessory) of the up-to-`history_len` latest selections.
     recent: Dict[int, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=history_len))
-    rows = collections.defaultdict(list)
+    rows, cue = collections.defaultdict(list), []
     for name in ("train", "val", "test"):
         for lat in corpus.latent[name]:
             u, s, sticker = lat["user"], lat["set"], lat["sticker"]
@@ -115,6 +143,7 @@ def demo_ceiling(
                 def emotion_p(x):
                     return (1.0 if x.emotion == lat["emotion"] else 0.0) if lat["cue"] else 1.0 / len(EMOTIONS)
 
+                cue.append(bool(lat["cue"]))
                 rows["random"].append(np.zeros(len(candidates)))
                 rows["text_only"].append(np.array([emotion_p(x) for x in candidates]))
                 rows["history_average"].append(np.array([emotion_p(x) * preference(x, overall) for x in candidates]))
@@ -125,7 +154,7 @@ def demo_ceiling(
                     np.array([emotion_p(x) * preference(x, corpus.emotion_accessory[u][x.emotion]) for x in candidates])
                 )
             recent[u].append((sticker.emotion, sticker.accessory))
-    return {name: _mean_metrics(r) for name, r in rows.items()}
+    return rows, cue
 
 
 def emoji_accuracy_ceiling(spec_or_corpus=None, split: str = "test") -> float:

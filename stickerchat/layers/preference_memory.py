@@ -72,11 +72,14 @@ class PreferenceMemory(keras.layers.Layer):
             through a cue word that the pooled query h of Eq. 21–22 can
             lose. Each candidate's read depends on that candidate, the
             dialog and the history only. Measured (README, per-emotion demo
-            corpus): the ground truth's read does find the past selections
-            of its emotion, but every other candidate finds its own
-            look-alikes too, and the trained model did not rank by the
-            read. Defaults to False (Eq. 23 as printed: one read for every
-            candidate).
+            corpus): with the memory of 418e696 every candidate found its
+            own look-alikes and the model did not rank by the read; with
+            the addressing memory of issue 20 it tells the ground truth's
+            variants apart better, but where a user's favourites are all in
+            the history each favourite candidate finds itself and the
+            dialog no longer decides (the context-keyed learning test
+            fails). Defaults to False (Eq. 23 as printed: one read for
+            every candidate).
 
     Call args:
         query: tensor `(batch, dim)`: h of Eq. 22.
