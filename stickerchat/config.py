@@ -257,6 +257,12 @@ class ModelConfig:
             allows 79.2 / 78.7%); with it 84.9 / 81.8% and 79.7 / 78.2%,
             and MAP 0.773 / 0.782 against 0.749 / 0.770 (README). The
             `test` preset keeps 0.
+        memory_lookalike: float. The start of the weight w of
+            `LookAlikeEvidence` (not in the paper; 0, the default, leaves it
+            out): `w · Σ_k δ_k exp(τ (cos(Q O_c, O_k) − 1))`, the share of the
+            dialog's read that lies on past stickers looking like candidate
+            c, added to the logit of Eq. 32. 5 measured on seeds 3 and 4 of
+            the per-emotion demo corpus (README).
     """
 
     vocab_size: int = 0
@@ -293,6 +299,7 @@ class ModelConfig:
     context_encoding: str = "rnn"
     memory_address: str = "cosine"
     context_dropout: float = 0.3
+    memory_lookalike: float = 0.0
 
 
 @dataclasses.dataclass
@@ -427,6 +434,7 @@ ABSENT_MEANS = {
         "context_encoding": "max",
         "memory_address": "bilinear",
         "context_dropout": 0.0,
+        "memory_lookalike": 0.0,
     },
 }
 
@@ -568,6 +576,8 @@ def check(config: Config) -> None:
         raise ValueError(f"model.dropout={config.model.dropout!r} must be in [0, 1)")
     if not (config.train.train_steps or config.train.epochs):
         raise ValueError("train.train_steps and train.epochs are both 0: nothing to train")
+    if not config.model.memory_lookalike >= 0:
+        raise ValueError(f"model.memory_lookalike={config.model.memory_lookalike!r} must not be negative")
     if config.model.memory_address == "cosine" and config.model.memory_read_init != "zeros":
         raise ValueError(
             f"model.memory_read_init={config.model.memory_read_init!r} has no effect with "

@@ -44,6 +44,7 @@ OVERRIDES = (
     ("memory_query", "model.memory_query", str, "What addresses the memory (Eq. 23): dialog (as printed, default) or candidate (the dialog and each candidate sticker: one read per candidate; measured no gain)."),
     ("context_encoding", "model.context_encoding", str, "How a dialog's utterances pool into the memory query and keys (Eq. 17, 22): max (as printed) or rnn (a GRU over the utterances, oldest first)."),
     ("memory_address", "model.memory_address", str, "How the query meets a key in Eq. 23: bilinear (h W k, as printed) or cosine (beta cos(h W, k), W from the identity, beta learned)."),
+    ("memory_lookalike", "model.memory_lookalike", float, "Start of the weight of the read's share on each candidate's look-alikes, added to the logit (0: off, the paper)."),
     ("context_dropout", "model.context_dropout", float, "Dropout on the utterance vectors pooled into the memory query and keys (not in the paper)."),
     ("image_encoder", "model.image_encoder", str, "Sticker encoder backbone: inception_v3 or small_cnn."),
     ("image_weights", "model.image_weights", str, "Backbone weights: none, imagenet, or a weights file."),

@@ -18,7 +18,7 @@ from stickerchat.layers.lexical_match import LexicalMatch
 from stickerchat.layers.masking import masked_max, masked_mean, masked_softmax
 from stickerchat.layers.matching_score import MatchingScore
 from stickerchat.layers.position_encoding import SinusoidalPositionEncoding
-from stickerchat.layers.preference_memory import PreferenceMemory
+from stickerchat.layers.preference_memory import LookAlikeEvidence, PreferenceMemory
 from stickerchat.layers.sticker_encoder import EmojiClassifier, StickerEncoder, sticker_map_size
 from stickerchat.layers.transformer import TransformerBlock
 from stickerchat.layers.utterance_encoder import UtteranceEncoder
@@ -31,6 +31,7 @@ __all__ = [
     "GatedFusion",
     "HistoryEncoder",
     "LexicalMatch",
+    "LookAlikeEvidence",
     "MatchingScore",
     "PlainInteraction",
     "PreferenceMemory",

@@ -216,3 +216,75 @@ class PreferenceMemory(keras.layers.Layer):
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="stickerchat")
+class LookAlikeEvidence(keras.layers.Layer):
+    """How much of the memory's read falls on past stickers that look like each candidate (not in the paper).
+
+    `e_c = w · Σ_k δ_k · exp(τ (cos(Q O_c, O_k) − 1))`, with δ the read
+    weights of Eq. 23 (by the dialog; one row per candidate with
+    `candidate_query`), O_c the candidate's sticker vector, O_k the k-th
+    history sticker's (Eq. 18), Q a d × d projection started at the
+    identity, and the sharpness τ and weight w learned from their starts.
+    It is added to the logit of Eq. 32 (`ModelConfig.memory_lookalike`).
+    The kernel is near 1 for a past sticker that looks like the candidate
+    and near 0 otherwise, so e_c is the share of the dialog's read that lies
+    on the candidate's look-alikes: the candidates the user chose in dialogs
+    like this one gain, whatever they chose in other dialogs. The read r of
+    Eq. 24 blends the read stickers into one vector, where the small
+    differences between a sticker and its variants are averaged away; this
+    keeps them per slot. Padded slots have δ = 0 and add nothing.
+
+    Args:
+        hidden_dim: int. Width d of the sticker vectors.
+        sharpness: float. The start of τ. Defaults to 30.
+        weight: float. The start of w. Defaults to 5.
+
+    Call args:
+        weights: float tensor `(batch, history)` or `(batch, cands,
+            history)`: δ.
+        candidates: tensor `(batch, cands, d)`: O_c.
+        history_stickers: tensor `(batch, history, d)`: O_k.
+
+    Returns:
+        float32 tensor `(batch, cands)`: e_c.
+    """
+
+    def __init__(self, hidden_dim, sharpness=30.0, weight=5.0, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = int(hidden_dim)
+        self.sharpness = float(sharpness)
+        self.weight = float(weight)
+
+    def build(self, weights_shape=None, candidates_shape=None, history_stickers_shape=None):
+        self.projection = self.add_weight(  # Q
+            name="projection", shape=(self.hidden_dim, self.hidden_dim), initializer=keras.initializers.Identity()
+        )
+        self.kernel_sharpness = self.add_weight(  # τ
+            name="kernel_sharpness", shape=(), initializer=keras.initializers.Constant(self.sharpness)
+        )
+        self.evidence_weight = self.add_weight(  # w
+            name="evidence_weight", shape=(), initializer=keras.initializers.Constant(self.weight)
+        )
+        self.built = True
+
+    def call(self, weights, candidates, history_stickers):
+        looks = ops.normalize(ops.matmul(ops.cast(candidates, "float32"), self.projection), axis=-1, epsilon=1e-6)
+        past = ops.normalize(ops.cast(history_stickers, "float32"), axis=-1, epsilon=1e-6)
+        kernel = ops.exp(self.kernel_sharpness * (ops.einsum("bcd,bkd->bck", looks, past) - 1.0))
+        weights = ops.cast(weights, "float32")
+        if len(weights.shape) == 2:  # one read for every candidate (Eq. 23)
+            weights = ops.expand_dims(weights, 1)
+        return self.evidence_weight * ops.sum(weights * kernel, axis=-1)
+
+    def compute_output_shape(self, weights_shape, candidates_shape, history_stickers_shape=None):
+        return tuple(candidates_shape[:2])
+
+    def compute_output_spec(self, weights, candidates, history_stickers):
+        return keras.KerasTensor(tuple(candidates.shape[:2]), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_dim": self.hidden_dim, "sharpness": self.sharpness, "weight": self.weight})
+        return config

@@ -28,6 +28,7 @@ from stickerchat.layers import (
     GatedFusion,
     HistoryEncoder,
     LexicalMatch,
+    LookAlikeEvidence,
     MatchingScore,
     PlainInteraction,
     PreferenceMemory,
@@ -116,7 +117,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             preference, fusion_dropout, relation_init, text_product,
             lexical_match, memory_read_init, history_encoding, memory_loss,
             context_classify, memory_query, context_encoding, memory_address,
-            context_dropout: see `stickerchat.config.ModelConfig`; with
+            context_dropout, memory_lookalike: see `stickerchat.config.ModelConfig`; with
             `memory_loss > 0` (and a candidate-aware preference) the outputs
             also hold `memory_scores`, the memory's own scores, and with
             `context_classify > 0` (and key addressing) `context_emoji_logits`
@@ -164,6 +165,7 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         context_encoding="max",
         memory_address="bilinear",
         context_dropout=0.0,
+        memory_lookalike=0.0,
         context_emoji=0,
         return_attention=False,
         dtype=None,
@@ -274,6 +276,12 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         self.lexical_match = (
             LexicalMatch(vocab_size, hidden_dim, dtype=dtype, name="lexical_match") if lexical_match else None
         )
+        # Not in the paper: the share of the read on each candidate's look-alikes, added to the logit.
+        self.look_alike = (
+            LookAlikeEvidence(hidden_dim, weight=memory_lookalike, dtype=dtype, name="look_alike")
+            if use_keys and memory_lookalike > 0
+            else None
+        )
         self.context_classifier = None
         if use_keys and context_classify > 0:
             if context_emoji < 1:
@@ -322,6 +330,9 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
                     candidates=inputs[CANDIDATE_STICKER_VECTOR], history_stickers=inputs[HISTORY_STICKER_VECTOR]
                 )
             read, delta = self.preference_memory(query, values, history_mask, keys=keys, **candidate_query)  # Eq. 23–24
+            if self.look_alike is not None:  # `memory_lookalike`: the read's share on each candidate's look-alikes
+                evidence = self.look_alike(delta, inputs[CANDIDATE_STICKER_VECTOR], inputs[HISTORY_STICKER_VECTOR])
+                lexical = evidence if lexical is None else lexical + evidence
             fused = self.gated_fusion(g_tu, read, inputs[CANDIDATE_STICKER_VECTOR], logit_term=lexical)  # Eq. 31–32
             scores, gate = fused[:2]
             if self.gated_fusion.memory_score:
