@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stickerchat.layers import PreferenceMemory
+from stickerchat.layers import LookAlikeEvidence, PreferenceMemory
 from testing import TestCase, to_numpy
 
 B, H, D = 3, 4, 5
@@ -211,3 +211,51 @@ class TestCosineAddress(TestCase):
     def test_unknown_address(self):
         with pytest.raises(ValueError, match="address"):
             PreferenceMemory(D, address="dot")
+
+
+class TestLookAlikeEvidence(TestCase):
+    """e_c = w · Σ_k δ_k exp(τ (cos(Q O_c, O_k) − 1)): the read's share on each candidate's look-alikes."""
+
+    def _inputs(self, seed=0):
+        rng = np.random.default_rng(seed)
+        weights = rng.random((B, H)).astype(np.float32)
+        weights[:, -1] = 0.0  # a padded slot
+        return {
+            "weights": weights / weights.sum(-1, keepdims=True),
+            "candidates": rng.normal(size=(B, 6, D)).astype(np.float32),
+            "history_stickers": rng.normal(size=(B, H, D)).astype(np.float32),
+        }
+
+    def test_layer_behaviors(self):
+        self.run_layer_test(
+            LookAlikeEvidence,
+            init_kwargs={"hidden_dim": D},
+            input_data=self._inputs(),
+            expected_output_shape=(B, 6),
+            expected_num_trainable_weights=3,
+            float32_outputs=(0,),
+        )
+
+    def test_value_and_what_it_rewards(self):
+        x = self._inputs(1)
+        x["candidates"][0, 2] = 4.0 * x["history_stickers"][0, 1]  # candidate 2 looks exactly like slot 1
+        x["candidates"][0, 3] = -x["history_stickers"][0, 1]  # candidate 3 is its opposite
+        x["candidates"][0, 4] = x["history_stickers"][0, 3]  # candidate 4 looks like the padded slot only
+        layer = LookAlikeEvidence(D, sharpness=30.0, weight=5.0)
+        e = to_numpy(layer(**x))
+        unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)  # noqa: E731
+        cos = np.einsum("bcd,bkd->bck", unit(x["candidates"]), unit(x["history_stickers"]))
+        want = 5.0 * np.einsum("bk,bck->bc", x["weights"], np.exp(30.0 * (cos - 1.0)))
+        np.testing.assert_allclose(e, want, rtol=1e-4, atol=1e-6)
+        assert e[0, 2] >= 5.0 * x["weights"][0, 1] - 1e-5  # all the read on its look-alike: w · δ_1 at least
+        assert e[0, 3] < 1e-6 and e[0, 4] < 1e-3  # the opposite, and a look-alike of a slot the read skips
+        # A read that moves onto another slot moves the evidence with it.
+        moved = dict(x, weights=np.tile(np.eye(H, dtype=np.float32)[0], (B, 1)))
+        assert to_numpy(layer(**moved))[0, 2] < e[0, 2]
+
+    def test_one_read_per_candidate(self):
+        x = self._inputs(2)
+        layer = LookAlikeEvidence(D)
+        shared = to_numpy(layer(**x))
+        tiled = dict(x, weights=np.repeat(x["weights"][:, None], 6, axis=1))
+        np.testing.assert_allclose(to_numpy(layer(**tiled)), shared, atol=1e-6)

@@ -373,3 +373,32 @@ class TestCandidateQuery(TestCase):
         assert np.ptp(delta, axis=1).max() > 1e-3  # not one read for every candidate, as with the dialog's query alone
         dialog = build_model("pesrs", config.replace(memory_query="dialog"), return_attention=True)
         assert tuple(dialog(_batch(config, seed=12, min_history=3))[specs.MEMORY_WEIGHTS].shape) == (3, config.data.history_len)
+
+
+class TestLookAlike(TestCase):
+    """`memory_lookalike > 0`: the read's share on each candidate's look-alikes is added to Eq. 32's logit."""
+
+    def test_adds_the_evidence_to_the_logit_and_keeps_permutation_and_saving(self):
+        config = _config(memory_lookalike=5.0)
+        model = build_model("pesrs", config, return_attention=True)
+        batch = _batch(config, seed=31, min_history=2)
+        out = model(batch)
+        plain = build_model("pesrs", config.replace(memory_lookalike=0.0), return_attention=True)
+        weights = {w.path: w for w in model.weights}
+        for w in plain.weights:  # the same model without the evidence
+            w.assign(weights[w.path])
+        logit = lambda y: np.log(to_numpy(y) / (1 - to_numpy(y)))  # noqa: E731
+        added = logit(out[specs.SCORES]) - logit(plain(batch)[specs.SCORES])
+        matcher = model.matcher
+        images = np.concatenate([batch[specs.CANDIDATE_IMAGES], batch[specs.HISTORY_IMAGES]], axis=1)
+        _, vectors = model.sticker_encoder(images)  # Eq. 1 and 18, as the model encodes them
+        h = config.data.history_len
+        candidates, history = vectors[:, :-h], vectors[:, -h:]
+        evidence = to_numpy(matcher.look_alike(out[specs.MEMORY_WEIGHTS], candidates, history))
+        np.testing.assert_allclose(added, evidence, atol=1e-3)
+        assert np.all(evidence >= 0) and evidence.max() > 0
+        perm = np.array([3, 0, 4, 2, 1])
+        permuted = dict(batch, **{specs.CANDIDATE_IMAGES: batch[specs.CANDIDATE_IMAGES][:, perm]})
+        self.assertAllClose(to_numpy(out[specs.SCORES])[:, perm], model(permuted)[specs.SCORES], atol=1e-5)
+        restored = self.run_model_saving_test(model, batch, atol=1e-6)
+        assert restored.get_config() == model.get_config()

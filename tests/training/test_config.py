@@ -97,10 +97,11 @@ def test_a_config_written_before_a_field_existed_reads_as_it_was_trained():
         "context_encoding",
         "memory_address",
         "context_dropout",
+        "memory_lookalike",
     ):
         del written["model"][key]
     old = config_lib.Config.from_dict(written)
-    assert old.model.memory_query == "dialog" and old.model.context_dropout == 0.0
+    assert old.model.memory_query == "dialog" and old.model.context_dropout == 0.0 and old.model.memory_lookalike == 0.0
     assert (old.model.context_encoding, old.model.memory_address) == ("max", "bilinear")
     assert (old.model.history_encoding, old.model.memory_loss, old.model.context_classify) == ("rnn", 0.0, 0.0)
     assert (old.model.lexical_match, old.model.memory_read_init) == (False, "default")
