@@ -24,6 +24,7 @@ METHODS = (
     ("--memory_loss=0", "pesrs", {"model.memory_loss": 0.0}, "pesrs_no_memory_loss"),
     ("--context_classify=0", "pesrs", {"model.context_classify": 0.0}, "pesrs_no_context_classify"),
     ("--context_dropout=0", "pesrs", {"model.context_dropout": 0.0}, "pesrs_no_context_dropout"),
+    ("--memory_lookalike=0", "pesrs", {"model.memory_lookalike": 0.0}, "pesrs_no_lookalike"),
     ("SRS", "srs", {}),
 )
 

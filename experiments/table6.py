@@ -9,7 +9,7 @@ run) and is evaluated like the others. "PESRS (memory as printed)" is PESRS
 with the memory of Eq. 16–24 and 31–32 as printed (`--preference=literal
 --history_encoding=rnn --memory_read_init=default --memory_loss=0
 --context_classify=0 --memory_query=dialog --context_encoding=max
---memory_address=bilinear --context_dropout=0`), the
+--memory_address=bilinear --context_dropout=0 --memory_lookalike=0`), the
 other defaults kept: what the memory's deviations add.
 """
 
@@ -36,6 +36,7 @@ METHODS = (
             "context_encoding": "max",
             "memory_address": "bilinear",
             "context_dropout": 0.0,
+            "memory_lookalike": 0.0,
         },
         "pesrs_memory_as_printed",
     ),

@@ -111,3 +111,4 @@ def test_a_config_written_before_a_field_existed_reads_as_it_was_trained():
     assert (today.context_classify, today.memory_loss, today.history_encoding) == (1.0, 1.0, "keys")
     assert (today.context_encoding, today.memory_address, today.preference) == ("rnn", "cosine", "direct")
     assert today.memory_read_init == "zeros" and today.memory_query == "dialog" and today.context_dropout == 0.3
+    assert today.memory_lookalike == 5.0
