@@ -303,10 +303,10 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
         )
         # Eq. 25–30.
         g_tu = self.fusion(q2, utterance_mask)
-        # Not in the paper: a direct word-sticker term on the logit (`LexicalMatch`).
-        lexical = None
+        # Not in the paper: terms added to the logit of Eq. 32 (`LexicalMatch`, then `LookAlikeEvidence`).
+        logit_term = None
         if self.lexical_match is not None:
-            lexical = self.lexical_match(context, inputs[CANDIDATE_STICKER_VECTOR])
+            logit_term = self.lexical_match(context, inputs[CANDIDATE_STICKER_VECTOR])
         outputs = {}
         if use_memory:
             history_mask = inputs[specs.HISTORY_MASK]
@@ -332,13 +332,13 @@ class StickerMatcher(ConfigFromInit, FunctionalModel):
             read, delta = self.preference_memory(query, values, history_mask, keys=keys, **candidate_query)  # Eq. 23–24
             if self.look_alike is not None:  # `memory_lookalike`: the read's share on each candidate's look-alikes
                 evidence = self.look_alike(delta, inputs[CANDIDATE_STICKER_VECTOR], inputs[HISTORY_STICKER_VECTOR])
-                lexical = evidence if lexical is None else lexical + evidence
-            fused = self.gated_fusion(g_tu, read, inputs[CANDIDATE_STICKER_VECTOR], logit_term=lexical)  # Eq. 31–32
+                logit_term = evidence if logit_term is None else logit_term + evidence
+            fused = self.gated_fusion(g_tu, read, inputs[CANDIDATE_STICKER_VECTOR], logit_term=logit_term)  # Eq. 31–32
             scores, gate = fused[:2]
             if self.gated_fusion.memory_score:
                 outputs[specs.MEMORY_SCORES] = fused[2]  # the memory's own scores, for the memory loss
         else:
-            scores = self.score_head(g_tu, logit_term=lexical)  # Eq. 32 without memory (SRS)
+            scores = self.score_head(g_tu, logit_term=logit_term)  # Eq. 32 without memory (SRS)
         outputs[specs.SCORES] = scores
         attended = dict(outputs)
         attended[specs.UTTERANCE_ATTENTION] = tau_u
